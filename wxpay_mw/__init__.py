@@ -1,0 +1,47 @@
+"""wxpay-mw: WeChat Mini Program payments (WeChat Pay API v2) for any Python web app."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+from .config import WxPayConfig
+from .errors import (
+    ConfigError,
+    LoginError,
+    OrderClosedError,
+    OrderPaidError,
+    OrderRejectedError,
+    OutTradeNoUsedError,
+    ResponseSignatureError,
+    SignatureError,
+    WeChatError,
+    WeChatUnavailableError,
+    WxPayError,
+    XMLError,
+)
+
+try:
+    __version__ = version("wxpay-mw")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+# A library never configures logging; the host decides where records go.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "ConfigError",
+    "LoginError",
+    "OrderClosedError",
+    "OrderPaidError",
+    "OrderRejectedError",
+    "OutTradeNoUsedError",
+    "ResponseSignatureError",
+    "SignatureError",
+    "WeChatError",
+    "WeChatUnavailableError",
+    "WxPayConfig",
+    "WxPayError",
+    "XMLError",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""An offline stand-in for WeChat's login and pay hosts."""

@@ -1,0 +1,1 @@
+"""pytest fixtures that run the WeChat simulator for a host app's own tests."""
