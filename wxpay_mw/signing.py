@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Mapping
 from typing import Final, Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "SIGN_TYPES",
     "SignType",
     "make_nonce",
+    "request_payment_params",
     "sign",
     "sign_type_of",
     "string_to_sign",
@@ -100,3 +102,32 @@ def sign_type_of(params: Mapping[str, Value], default: SignType) -> SignType:
 def make_nonce() -> str:
     """A random 32-character nonce_str (the most WeChat allows), from ``secrets``."""
     return secrets.token_hex(16)
+
+
+def request_payment_params(
+    *,
+    appid: str,
+    key: str,
+    prepay_id: str,
+    sign_type: SignType = MD5,
+    timestamp: int | None = None,
+    nonce_str: str | None = None,
+) -> dict[str, str]:
+    """The five parameters for ``wx.requestPayment``, in WeChat's exact casing.
+
+    ``paySign`` covers ``appId`` too, but ``appId`` is not passed to wx.requestPayment, so
+    it is not in the result. ``timeStamp`` is a string of seconds; ``signType`` must be the
+    sign type the order was placed with.
+    """
+    if not prepay_id:
+        raise ValueError("prepay_id is empty: call unifiedorder first")
+    if prepay_id.startswith("prepay_id="):
+        raise ValueError("pass the bare prepay_id; 'prepay_id=' is added here")
+    params = {
+        "timeStamp": str(int(time.time()) if timestamp is None else timestamp),
+        "nonceStr": nonce_str or make_nonce(),
+        "package": f"prepay_id={prepay_id}",
+        "signType": sign_type,
+    }
+    params["paySign"] = sign({**params, "appId": appid}, key, sign_type)
+    return params

@@ -80,3 +80,47 @@ def test_nonces_are_32_chars_and_distinct() -> None:
     nonces = {signing.make_nonce() for _ in range(1000)}
     assert len(nonces) == 1000
     assert all(len(n) == 32 and n.isalnum() for n in nonces)
+
+
+def test_request_payment_params_reproduce_the_official_example() -> None:
+    vector = next(v for v in VECTORS if v["name"] == "official-wxa-paysign-md5")
+    p = vector["params"]
+    params = signing.request_payment_params(
+        appid=p["appId"],
+        key=vector["key"],
+        prepay_id=p["package"].removeprefix("prepay_id="),
+        sign_type="MD5",
+        timestamp=int(p["timeStamp"]),
+        nonce_str=p["nonceStr"],
+    )
+    assert params == {
+        "timeStamp": "1490840662",
+        "nonceStr": p["nonceStr"],
+        "package": p["package"],
+        "signType": "MD5",
+        "paySign": vector["sign"],
+    }
+
+
+def test_request_payment_params_hmac_and_defaults() -> None:
+    vector = next(v for v in VECTORS if v["name"] == "paysign-hmac-sha256")
+    p = vector["params"]
+    params = signing.request_payment_params(
+        appid=p["appId"],
+        key=vector["key"],
+        prepay_id=p["package"].removeprefix("prepay_id="),
+        sign_type="HMAC-SHA256",
+        timestamp=1490840662,
+        nonce_str=p["nonceStr"],
+    )
+    assert params["paySign"] == vector["sign"]
+    fresh = signing.request_payment_params(appid="wx1", key="k" * 32, prepay_id="wx99")
+    assert fresh["timeStamp"].isdigit() and len(fresh["nonceStr"]) == 32
+    signed = {k: v for k, v in fresh.items() if k != "paySign"}
+    assert signing.verify({**signed, "appId": "wx1", "sign": fresh["paySign"]}, "k" * 32)
+
+
+@pytest.mark.parametrize("prepay_id", ["", "prepay_id=wx1"], ids=["empty", "already-prefixed"])
+def test_request_payment_params_refuse_bad_prepay_ids(prepay_id: str) -> None:
+    with pytest.raises(ValueError, match="prepay_id"):
+        signing.request_payment_params(appid="wx1", key="k" * 32, prepay_id=prepay_id)
