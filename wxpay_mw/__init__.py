@@ -20,6 +20,8 @@ from .errors import (
     WxPayError,
     XMLError,
 )
+from .hookspecs import hookimpl
+from .models import Order, Payment, Refund
 
 try:
     __version__ = version("wxpay-mw")
@@ -32,10 +34,13 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "ConfigError",
     "LoginError",
+    "Order",
     "OrderClosedError",
     "OrderPaidError",
     "OrderRejectedError",
     "OutTradeNoUsedError",
+    "Payment",
+    "Refund",
     "ResponseSignatureError",
     "SignatureError",
     "WeChatError",
@@ -44,4 +49,5 @@ __all__ = [
     "WxPayError",
     "XMLError",
     "__version__",
+    "hookimpl",
 ]
