@@ -141,3 +141,13 @@ def wxpay_user_logged_in(openid: str, unionid: str | None, session_key: str) -> 
     ``session_key`` decrypts the user's wx.getUserInfo / phone-number data. It is a
     secret: keep it on the server, never log it, never send it to the client.
     """
+
+
+@hookspec(firstresult=True)
+def wxpay_pending_orders(older_than: float, limit: int) -> list[Order] | None:
+    """Orders still pending that were placed with WeChat before ``older_than`` (epoch s).
+
+    Used by reconciliation (``wxpay-mw reconcile`` and :meth:`WxPay.reconcile`) to ask
+    WeChat about orders whose notification never arrived. Return at most ``limit``,
+    oldest first; only orders that have a prepay_id matter.
+    """

@@ -1,0 +1,1 @@
+"""Runnable example shops and the reference order store."""
