@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
+from .app import WxPay
 from .config import WxPayConfig
 from .errors import (
     ConfigError,
@@ -45,6 +46,7 @@ __all__ = [
     "SignatureError",
     "WeChatError",
     "WeChatUnavailableError",
+    "WxPay",
     "WxPayConfig",
     "WxPayError",
     "XMLError",
