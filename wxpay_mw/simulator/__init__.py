@@ -1,1 +1,40 @@
-"""An offline stand-in for WeChat's login and pay hosts."""
+"""An offline stand-in for WeChat's login and pay hosts.
+
+It checks every signature and parameter as WeChat does, answers with WeChat's return codes
+and err_codes, signs its answers, and delivers payment and refund notifications on
+WeChat's retry schedule (scaled by ``time_factor``)::
+
+    from wxpay_mw.simulator import run_simulator
+
+    with run_simulator(time_factor=0.001) as sim:
+        config = sim.config(notify_url="http://127.0.0.1:8000/wxpay/notify")
+        code = sim.login()              # what wx.login does
+        ...                             # the app calls WeChat at sim.base_url
+        sim.pay(prepay_params)          # what wx.requestPayment does
+        sim.wait_for_notifications(1)   # until the app acknowledged the notification
+
+Also a pytest plugin (fixtures ``wxpay_simulator``, ``wxpay_config``...) and the
+``wxpay-mw simulator`` command.
+"""
+
+from __future__ import annotations
+
+from ._delivery import RETRY_SCHEDULE
+from ._faults import FAULT_KINDS
+from ._merchant import DEFAULT_APPID, DEFAULT_MCH_ID, Merchant
+from ._server import PaymentRefused, Simulator, run_simulator
+from ._state import stable_openid
+from ._wire import PROTOCOL_MSGS
+
+__all__ = [
+    "DEFAULT_APPID",
+    "DEFAULT_MCH_ID",
+    "FAULT_KINDS",
+    "PROTOCOL_MSGS",
+    "RETRY_SCHEDULE",
+    "Merchant",
+    "PaymentRefused",
+    "Simulator",
+    "run_simulator",
+    "stable_openid",
+]

@@ -1,0 +1,85 @@
+"""A threaded wsgiref server that logs through ``logging`` and can drop a connection."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import socketserver
+import struct
+from typing import IO, Any, cast
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+
+from ._app import RESET_KEY
+
+__all__ = ["ThreadingWSGIServer", "make_server"]
+
+logger = logging.getLogger("wxpay_mw.simulator")
+
+
+class _Handler(ServerHandler):
+    def finish_response(self) -> None:
+        # The "reset" fault: write nothing at all; the request handler then drops the
+        # connection with an RST.
+        if getattr(self, "environ", {}).get(RESET_KEY):
+            self.close()
+            return
+        super().finish_response()
+
+    def log_exception(self, exc_info: Any) -> None:
+        logger.error("simulator request failed", exc_info=exc_info)
+
+
+class _RequestHandler(WSGIRequestHandler):
+    # A client that opens a connection and sends nothing must not hold a thread forever.
+    timeout = 30
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # wsgiref writes every request to stderr; a library logs instead.
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def handle(self) -> None:
+        # wsgiref's own handle(), with our ServerHandler, plus the "reset" fault.
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.send_error(414)
+            return
+        if not self.parse_request():
+            return
+        handler = _Handler(
+            self.rfile,
+            cast(IO[bytes], self.wfile),
+            self.get_stderr(),
+            self.get_environ(),
+            multithread=True,
+        )
+        handler.request_handler = self  # type: ignore[attr-defined]
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        if getattr(handler, "environ", {}).get(RESET_KEY):
+            # SO_LINGER 0: closing sends RST, the closest thing to a connection reset.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    """wsgiref's server, one daemon thread per request."""
+
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host's FQDN, which can hang for seconds on
+        # machines without DNS; the simulator only needs the address it bound.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+        self.setup_environ()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints tracebacks to stderr; clients hanging up is routine here.
+        logger.debug("connection from %s failed", client_address, exc_info=True)
+
+
+def make_server(host: str, port: int, app: Any) -> ThreadingWSGIServer:
+    """Bind (port 0: a free port) and return the server; serve_forever() starts it."""
+    server = ThreadingWSGIServer((host, port), _RequestHandler)
+    server.set_app(app)
+    return server

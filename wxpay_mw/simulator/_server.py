@@ -1,0 +1,217 @@
+"""Simulator: the offline WeChat on a background thread, and its Python API."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+from ..config import WxPayConfig
+from ..errors import WxPayError
+from ._app import SimulatorApp
+from ._context import Context
+from ._control import request_payment, reset
+from ._delivery import Deliveries
+from ._faults import Fault, Faults
+from ._httpd import ThreadingWSGIServer, make_server
+from ._login import issue_code
+from ._merchant import Merchant
+from ._pay import order_fields
+from ._state import State
+
+__all__ = ["PaymentRefused", "Simulator", "run_simulator"]
+
+logger = logging.getLogger("wxpay_mw.simulator")
+
+
+class PaymentRefused(WxPayError):
+    """:meth:`Simulator.pay` did not pay: ``err_msg`` is what wx.requestPayment reported."""
+
+    def __init__(self, status: int, err_msg: str) -> None:
+        self.status = status
+        self.err_msg = err_msg
+        super().__init__(err_msg)
+
+
+class Simulator:
+    """An offline WeChat (login and pay hosts) for one merchant, served over HTTP.
+
+    ``time_factor`` scales WeChat's delays (notification retries: 0.001 turns 15 s into
+    15 ms). ``duplicate`` sends every notification attempt twice at once.
+    ``delivery_timeout`` is the (connect, read) timeout of each notification POST.
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        merchant: Merchant | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        time_factor: float = 1.0,
+        duplicate: bool = False,
+        delivery_timeout: tuple[float, float] = (2.0, 5.0),
+    ) -> None:
+        if not time_factor > 0:
+            raise ValueError("time_factor must be positive")
+        self.merchant = merchant if merchant is not None else Merchant()
+        self._ctx = Context(
+            merchant=self.merchant,
+            state=State(),
+            deliveries=Deliveries(
+                time_factor=time_factor, duplicate=duplicate, timeout=delivery_timeout
+            ),
+            faults=Faults(),
+            stopping=threading.Event(),
+            time_factor=time_factor,
+        )
+        self._host, self._port = host, port
+        self._server: ThreadingWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> Simulator:
+        """Bind and serve on a background thread; returns self."""
+        if self._server is not None or self._ctx.stopping.is_set():
+            raise RuntimeError("a simulator starts once: make a new one")
+        self._server = make_server(self._host, self._port, SimulatorApp(self._ctx))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="wxpay-simulator",
+            daemon=True,
+        )
+        self._thread.start()
+        logger.info("WeChat simulator at %s for mch_id %s", self.base_url, self.merchant.mch_id)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and delivering; waits briefly for background threads."""
+        if self._server is None:
+            return
+        self._ctx.stopping.set()
+        self._ctx.deliveries.cancel_all(forget=False)
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._ctx.deliveries.join(timeout=10.0)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``: point WXPAY_API_BASE and WXPAY_LOGIN_BASE here."""
+        if self._server is None:
+            raise RuntimeError("the simulator is not running: call start() first")
+        return f"http://{self._server.server_name}:{self._server.server_port}"
+
+    # -- what the mini program and WeChat's user do ------------------------------
+
+    def login(self, openid: str | None = None, *, user: str | None = None) -> str:
+        """What wx.login does: a fresh code for ``openid``, or for test user ``user``.
+
+        With neither, the default test user; each user's openid is stable.
+        """
+        return issue_code(self._ctx, openid=openid, user=user)
+
+    def pay(
+        self, params: Mapping[str, str], *, outcome: str = "ok", check: bool = True
+    ) -> dict[str, str]:
+        """What wx.requestPayment does with the five prepay parameters.
+
+        ``outcome`` is ``"ok"``, ``"cancel"`` or ``"fail"`` (see ``/simulator/pay``).
+        Returns ``{"errMsg": "requestPayment:ok", "out_trade_no", "transaction_id"}``; a
+        refusal raises :class:`PaymentRefused`, or with ``check=False`` is returned.
+        """
+        status, answer = request_payment(self._ctx, {**params, "outcome": outcome})
+        if check and status != 200:
+            raise PaymentRefused(status, answer["errMsg"])
+        return answer
+
+    # -- inspection and control ---------------------------------------------------
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """The delivery log (the JSON of ``GET /simulator/notifications``)."""
+        return self._ctx.deliveries.log()
+
+    def wait_for_notifications(
+        self,
+        condition: int | Callable[[list[dict[str, Any]]], bool] = 1,
+        *,
+        timeout: float = 10.0,
+    ) -> list[dict[str, Any]]:
+        """Block until ``condition`` holds, then return the log; TimeoutError if it never does.
+
+        An int ``n``: at least n notifications acknowledged. A callable gets the log.
+        """
+        return self._ctx.deliveries.wait(condition, timeout)
+
+    def order(self, out_trade_no: str, *, sandbox: bool = False) -> dict[str, Any] | None:
+        """What WeChat knows of an order (orderquery's fields), or None."""
+        with self._ctx.state.lock:
+            order = self._ctx.state.orders.get((sandbox, out_trade_no))
+            if order is None:
+                return None
+            fields = {k: v for k, v in order_fields(order).items() if v is not None}
+            fields["prepay_id"] = order.prepay_id
+            fields["refunded_fee"] = order.refunded_fee
+            return fields
+
+    def add_fault(
+        self, endpoint: str, kind: str, *, seconds: float | None = None, count: int | None = None
+    ) -> None:
+        """Inject a fault (see :mod:`wxpay_mw.simulator._faults` for the kinds)."""
+        data: dict[str, Any] = {"endpoint": endpoint, "kind": kind, "count": count}
+        if seconds is not None:
+            data["seconds"] = seconds
+        self._ctx.faults.add(Fault.from_dict(data))
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        self._ctx.faults.clear()
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the simulator's clock forward: expires codes (5 min) and prepay_ids (2 h)."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._ctx.state.lock:
+            self._ctx.state.clock_offset += seconds
+
+    @property
+    def duplicate(self) -> bool:
+        """Whether each notification attempt is sent twice at once."""
+        return self._ctx.deliveries.duplicate
+
+    @duplicate.setter
+    def duplicate(self, value: bool) -> None:
+        self._ctx.deliveries.duplicate = value
+
+    def reset(self) -> None:
+        """Forget orders, codes, refunds, notifications and faults (test users stay)."""
+        reset(self._ctx)
+
+    def config(self, notify_url: str, **overrides: Any) -> WxPayConfig:
+        """A :class:`~wxpay_mw.config.WxPayConfig` for this merchant, pointed here."""
+        return self.merchant.as_config(notify_url=notify_url, api_base=self.base_url, **overrides)
+
+
+@contextlib.contextmanager
+def run_simulator(merchant: Merchant | None = None, **options: Any) -> Iterator[Simulator]:
+    """Run a :class:`Simulator` for the ``with`` block; ``options`` as for Simulator."""
+    with Simulator(merchant, **options) as simulator:
+        yield simulator
