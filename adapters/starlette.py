@@ -1,0 +1,76 @@
+"""Starlette and FastAPI: wxpay-mw's endpoints as routes or one Mount.
+
+::
+
+    app = Starlette(routes=[..., mount(wxpay, "/wxpay")])
+    # FastAPI
+    app.router.routes.append(mount(wxpay, "/wxpay"))
+
+Each route hands the method check, body cap and error mapping to ``WxPay.handle`` (so a
+wrong method gets the same JSON 405 as under every other adapter) and runs it in
+Starlette's threadpool, so the event loop never waits on WeChat or a database. The
+client IP is ``request.client.host``; behind a proxy, use uvicorn's ``--proxy-headers``.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request as StarletteRequest
+from starlette.responses import Response as StarletteResponse
+from starlette.routing import Mount, Route
+
+from wxpay_mw.app import WxPay
+from wxpay_mw.sansio import Request
+
+from .asgi import normalize_prefix
+
+__all__ = ["mount", "routes"]
+
+_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _Endpoint:
+    """One wxpay-mw path; ``template`` may hold ``{out_trade_no}``."""
+
+    def __init__(self, wxpay: WxPay, template: str) -> None:
+        self.wxpay = wxpay
+        self.template = template
+
+    async def __call__(self, request: StarletteRequest) -> StarletteResponse:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        cap = self.wxpay.max_body_bytes
+        declared = headers.get("content-length", "")
+        body = bytearray()
+        # A declared body over the cap is refused (413) without reading it.
+        if not (declared.isascii() and declared.isdigit() and int(declared) > cap):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > cap:
+                    break
+        path = self.template.format(**request.path_params)
+        sansio = Request(
+            method=request.method,
+            path=path,
+            headers=headers,
+            body=bytes(body[: cap + 1]),
+            client_ip=request.client.host if request.client else "",
+            native=request,
+        )
+        response = await run_in_threadpool(self.wxpay.handle, sansio)
+        return StarletteResponse(
+            content=response.body, status_code=response.status, headers=dict(response.headers)
+        )
+
+
+def routes(wxpay: WxPay, prefix: str = "") -> list[Route]:
+    """The four wxpay-mw routes, each path starting with ``prefix`` (none by default)."""
+    base = normalize_prefix(prefix)
+    templates = ("/prepay", "/notify", "/refund-notify", "/orders/{out_trade_no}")
+    return [
+        Route(base + t, _Endpoint(wxpay, t), methods=_METHODS, name=f"wxpay:{t}") for t in templates
+    ]
+
+
+def mount(wxpay: WxPay, path: str = "/wxpay") -> Mount:
+    """A Mount serving wxpay-mw's routes under ``path``."""
+    return Mount(normalize_prefix(path), routes=routes(wxpay), name="wxpay")
