@@ -6,6 +6,7 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from .app import WxPay
+from .client import LoginSession, WeChatClient
 from .config import WxPayConfig
 from .errors import (
     ConfigError,
@@ -14,6 +15,8 @@ from .errors import (
     OrderPaidError,
     OrderRejectedError,
     OutTradeNoUsedError,
+    RateLimitedError,
+    ResponseMismatchError,
     ResponseSignatureError,
     SignatureError,
     WeChatError,
@@ -35,15 +38,19 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "ConfigError",
     "LoginError",
+    "LoginSession",
     "Order",
     "OrderClosedError",
     "OrderPaidError",
     "OrderRejectedError",
     "OutTradeNoUsedError",
     "Payment",
+    "RateLimitedError",
     "Refund",
+    "ResponseMismatchError",
     "ResponseSignatureError",
     "SignatureError",
+    "WeChatClient",
     "WeChatError",
     "WeChatUnavailableError",
     "WxPay",

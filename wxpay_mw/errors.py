@@ -20,6 +20,8 @@ __all__ = [
     "OrderPaidError",
     "OrderRejectedError",
     "OutTradeNoUsedError",
+    "RateLimitedError",
+    "ResponseMismatchError",
     "ResponseSignatureError",
     "SignatureError",
     "WeChatError",
@@ -217,6 +219,42 @@ class ResponseSignatureError(WeChatUnavailableError):
             "the answer's signature does not match: it was not trusted. Check WXPAY_API_KEY "
             "and WXPAY_SIGN_TYPE; if they are right, something between you and WeChat "
             "altered the answer",
+            endpoint=endpoint,
+            may_have_acted=True,
+        )
+
+
+class RateLimitedError(WeChatError):
+    """WeChat refused the call for coming too often: slow down, then try again.
+
+    Login errcode 45011 and the pay err_codes FREQUENCY_LIMITED and INVALID_REQ_TOO_MUCH.
+    Unlike an invalid login code, the same call may succeed after a pause.
+    """
+
+    client_code = "rate_limited"
+    status = 429
+
+    @property
+    def retryable(self) -> bool:
+        """Always True: the same call may succeed, after a pause (not at once)."""
+        return True
+
+
+class ResponseMismatchError(WeChatUnavailableError):
+    """A correctly signed answer names another appid or mch_id than ours: not trusted.
+
+    One merchant (one API key) may have several appids bound; an answer for another of
+    them must never be taken as the answer to our call.
+    """
+
+    client_code = "wechat_unavailable"
+    status = 502
+
+    def __init__(self, field: str, *, endpoint: str = "") -> None:
+        self.field = field
+        super().__init__(
+            f"the answer's {field} is not ours: it was not trusted. Check WXPAY_APPID and "
+            "WXPAY_MCH_ID, and that WXPAY_API_BASE points at WeChat (or the simulator)",
             endpoint=endpoint,
             may_have_acted=True,
         )

@@ -1,0 +1,828 @@
+"""WeChatClient against a real local HTTP server that answers like WeChat."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from wxpay_mw import signing
+from wxpay_mw.client import LoginSession, WeChatClient
+from wxpay_mw.config import WxPayConfig
+from wxpay_mw.errors import (
+    ConfigError,
+    LoginError,
+    OrderClosedError,
+    OrderPaidError,
+    OutTradeNoUsedError,
+    RateLimitedError,
+    ResponseMismatchError,
+    ResponseSignatureError,
+    WeChatError,
+    WeChatUnavailableError,
+    WxPayError,
+)
+from wxpay_mw.xmlmsg import to_xml
+
+from ._client_fake_wechat import (
+    API_KEY,
+    APP_SECRET,
+    APPID,
+    MCH_ID,
+    SANDBOX_KEY,
+    SESSION_KEY,
+    FakeWeChat,
+    Reply,
+    refused_port,
+    run_fake_wechat,
+    unresponsive_port,
+)
+
+UO = "/pay/unifiedorder"
+ORDER: dict[str, Any] = {
+    "out_trade_no": "T20240101001",
+    "total_fee": 100,
+    "body": "腾讯-游戏",
+    "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+    "spbill_create_ip": "203.0.113.7",
+}
+
+MakeClient = Callable[..., WeChatClient]
+
+
+@pytest.fixture
+def wechat() -> Iterator[FakeWeChat]:
+    with run_fake_wechat() as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_client(wechat: FakeWeChat) -> Iterator[MakeClient]:
+    clients: list[WeChatClient] = []
+
+    def make(*, connect_retries: int = 2, **settings: Any) -> WeChatClient:
+        config = WxPayConfig(
+            **{
+                "appid": APPID,
+                "mch_id": MCH_ID,
+                "api_key": API_KEY,
+                "app_secret": APP_SECRET,
+                "notify_url": "https://shop.example.com/wxpay/notify",
+                "api_base": wechat.base_url,
+                "login_base": wechat.base_url,
+                "connect_timeout": 1.0,
+                "read_timeout": 1.0,
+                **settings,
+            }
+        )
+        client = WeChatClient(config, connect_retries=connect_retries)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> WeChatClient:
+    return make_client()
+
+
+# --- requests as WeChat wants them ---------------------------------------------------
+
+
+def test_unified_order_sends_a_signed_request_and_returns_the_verified_answer(
+    wechat: FakeWeChat, client: WeChatClient
+) -> None:
+    wechat.ok(UO, trade_type="JSAPI", prepay_id="wx201410272009395522657a690389285100")
+
+    answer = client.unified_order(**ORDER, attach="cart 7")
+
+    assert answer["prepay_id"] == "wx201410272009395522657a690389285100"
+    sent = wechat.last(UO)
+    assert sent.method == "POST"
+    assert sent.headers["Content-Type"] == "text/xml; charset=utf-8"
+    fields = sent.fields
+    assert signing.verify(fields, API_KEY, "MD5")
+    assert fields["appid"] == APPID and fields["mch_id"] == MCH_ID
+    assert fields["sign_type"] == "MD5"
+    assert len(fields["nonce_str"]) == 32
+    assert fields["total_fee"] == "100"
+    assert fields["body"] == "腾讯-游戏"
+    assert fields["trade_type"] == "JSAPI"
+    assert fields["notify_url"] == "https://shop.example.com/wxpay/notify"
+    assert fields["attach"] == "cart 7"
+    assert "time_expire" not in fields
+
+
+def test_each_request_has_a_fresh_nonce(wechat: FakeWeChat, client: WeChatClient) -> None:
+    wechat.ok("/pay/orderquery", trade_state="NOTPAY")
+    client.order_query(out_trade_no="T1")
+    client.order_query(out_trade_no="T1")
+    nonces = {r.fields["nonce_str"] for r in wechat.received}
+    assert len(nonces) == 2
+
+
+def test_hmac_sha256_signs_requests_and_verifies_answers(
+    wechat: FakeWeChat, make_client: MakeClient
+) -> None:
+    wechat.sign_type = "HMAC-SHA256"
+    wechat.ok(UO, prepay_id="wx1")
+    client = make_client(sign_type="HMAC-SHA256")
+
+    assert client.unified_order(**ORDER)["prepay_id"] == "wx1"
+    fields = wechat.last(UO).fields
+    assert fields["sign_type"] == "HMAC-SHA256"
+    assert len(fields["sign"]) == 64
+    assert signing.verify(fields, API_KEY, "HMAC-SHA256")
+
+
+def test_an_md5_answer_to_an_hmac_request_is_not_trusted(
+    wechat: FakeWeChat, make_client: MakeClient
+) -> None:
+    wechat.ok(UO, prepay_id="wx1")  # the fake still signs MD5
+    client = make_client(sign_type="HMAC-SHA256")
+    with pytest.raises(ResponseSignatureError):
+        client.unified_order(**ORDER)
+
+
+def test_extra_fields_are_sent_and_signed(wechat: FakeWeChat, client: WeChatClient) -> None:
+    wechat.ok(UO, prepay_id="wx1")
+    client.unified_order(**ORDER, goods_tag="WXG", time_expire="20240101120000")
+    fields = wechat.last(UO).fields
+    assert fields["goods_tag"] == "WXG" and fields["time_expire"] == "20240101120000"
+    assert signing.verify(fields, API_KEY, "MD5")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        pytest.param(1.0, "not float", id="float"),
+        pytest.param(9.8 * 100, "not float", id="float-arithmetic"),
+        pytest.param(True, "not bool", id="bool"),
+        pytest.param("100", "not str", id="str"),
+        pytest.param(0, "positive", id="zero"),
+        pytest.param(-1, "positive", id="negative"),
+    ],
+)
+def test_total_fee_must_be_positive_int_fen(
+    wechat: FakeWeChat, client: WeChatClient, value: object, problem: str
+) -> None:
+    with pytest.raises(ValueError, match="total_fee") as info:
+        client.unified_order(**{**ORDER, "total_fee": value})
+    assert problem in str(info.value)
+    assert wechat.received == []
+
+
+@pytest.mark.parametrize(
+    ("change", "name"),
+    [
+        pytest.param({"out_trade_no": "订单1"}, "out_trade_no", id="cjk-out-trade-no"),
+        pytest.param({"out_trade_no": "x" * 33}, "out_trade_no", id="long-out-trade-no"),
+        pytest.param({"openid": ""}, "openid", id="jsapi-without-openid"),
+        pytest.param({"body": ""}, "body", id="empty-body"),
+        pytest.param({"sign": "X"}, "sign", id="reserved-extra"),
+        pytest.param({"appid": "wx1"}, "appid", id="reserved-appid"),
+        pytest.param({"time_expire": "2024-01-01"}, "time_expire", id="time-expire-format"),
+        pytest.param({"detail": 1.5}, "detail", id="float-extra"),
+    ],
+)
+def test_bad_order_arguments_are_refused_before_sending(
+    wechat: FakeWeChat, client: WeChatClient, change: dict[str, object], name: str
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        client.unified_order(**{**ORDER, **change})
+    assert wechat.received == []
+
+
+# --- deciding the outcome ------------------------------------------------------------
+
+
+ERR_CODES = [
+    pytest.param("ORDERPAID", OrderPaidError, False, id="ORDERPAID-paid"),
+    pytest.param("ORDERCLOSED", OrderClosedError, False, id="ORDERCLOSED-closed"),
+    pytest.param("OUT_TRADE_NO_USED", OutTradeNoUsedError, False, id="OUT_TRADE_NO_USED"),
+    pytest.param("SYSTEMERROR", WeChatError, True, id="SYSTEMERROR-retryable"),
+    pytest.param("BIZERR_NEED_RETRY", WeChatError, True, id="BIZERR_NEED_RETRY-retryable"),
+    pytest.param("FREQUENCY_LIMITED", RateLimitedError, True, id="FREQUENCY_LIMITED-rate"),
+    pytest.param("INVALID_REQ_TOO_MUCH", RateLimitedError, True, id="INVALID_REQ_TOO_MUCH-rate"),
+    pytest.param("SIGNERROR", WeChatError, False, id="SIGNERROR"),
+    pytest.param("NOAUTH", WeChatError, False, id="NOAUTH"),
+    pytest.param("NOTENOUGH", WeChatError, False, id="NOTENOUGH"),
+    pytest.param("APPID_MCHID_NOT_MATCH", WeChatError, False, id="APPID_MCHID_NOT_MATCH"),
+    pytest.param("ORDERNOTEXIST", WeChatError, False, id="ORDERNOTEXIST"),
+    pytest.param("SOMETHING_NEW", WeChatError, False, id="unknown-code"),
+]
+
+
+@pytest.mark.parametrize(("err_code", "cls", "retryable"), ERR_CODES)
+def test_err_code_maps_to_a_typed_error(
+    wechat: FakeWeChat,
+    client: WeChatClient,
+    err_code: str,
+    cls: type[WeChatError],
+    retryable: bool,
+) -> None:
+    wechat.fail(UO, err_code, "WeChat's own words")
+
+    with pytest.raises(WeChatError) as info:
+        client.unified_order(**ORDER)
+
+    error = info.value
+    assert type(error) is cls
+    assert error.code == err_code
+    assert error.description == "WeChat's own words"
+    assert error.endpoint == UO
+    assert error.retryable is retryable
+    assert error.hint
+    assert err_code in str(error) and UO in str(error) and error.hint in str(error)
+    assert error.fields["err_code"] == err_code
+
+
+def test_signerror_hint_points_at_the_key(wechat: FakeWeChat, client: WeChatClient) -> None:
+    wechat.fail(UO, "SIGNERROR", "签名错误")
+    with pytest.raises(WeChatError, match="WXPAY_API_KEY"):
+        client.unified_order(**ORDER)
+
+
+@pytest.mark.parametrize(
+    ("return_msg", "hint"),
+    [
+        pytest.param("签名错误", "WXPAY_API_KEY", id="sign-error"),
+        pytest.param("body参数长度有误", "see return_msg", id="param-error"),
+    ],
+)
+def test_return_code_fail_is_a_wechat_error_with_return_msg(
+    wechat: FakeWeChat, client: WeChatClient, return_msg: str, hint: str
+) -> None:
+    # WeChat's FAIL answers carry no sign; they are not trusted for anything but failing.
+    wechat.on(UO, Reply(to_xml({"return_code": "FAIL", "return_msg": return_msg})))
+    with pytest.raises(WeChatError) as info:
+        client.unified_order(**ORDER)
+    assert type(info.value) is WeChatError
+    assert info.value.code == "FAIL"
+    assert info.value.description == return_msg
+    assert hint in info.value.hint
+    assert info.value.retryable is False
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda f: {**f, "sign": "0" * 32}, id="wrong-sign"),
+        pytest.param(lambda f: {k: v for k, v in f.items() if k != "sign"}, id="missing-sign"),
+        pytest.param(lambda f: {**f, "sign": f["sign"].lower()}, id="lower-case-sign"),
+        pytest.param(lambda f: {**f, "prepay_id": "wx-forged"}, id="field-changed-after-signing"),
+    ],
+)
+def test_an_answer_without_the_right_sign_is_never_trusted(
+    wechat: FakeWeChat, client: WeChatClient, tamper: Callable[[dict[str, str]], dict[str, str]]
+) -> None:
+    fields = {
+        "appid": APPID,
+        "mch_id": MCH_ID,
+        "nonce_str": "n",
+        "return_code": "SUCCESS",
+        "result_code": "SUCCESS",
+        "prepay_id": "wx1",
+    }
+    fields["sign"] = signing.sign(fields, API_KEY)
+    wechat.on(UO, Reply(to_xml(tamper(fields))))
+
+    with pytest.raises(ResponseSignatureError) as info:
+        client.unified_order(**ORDER)
+    assert info.value.may_have_acted is True
+    assert info.value.endpoint == UO
+
+
+def test_an_unsigned_err_code_is_not_believed(wechat: FakeWeChat, client: WeChatClient) -> None:
+    # A forged ORDERPAID would make the shop treat an unpaid order as paid.
+    wechat.on(
+        UO,
+        Reply(
+            to_xml(
+                {
+                    "return_code": "SUCCESS",
+                    "result_code": "FAIL",
+                    "err_code": "ORDERPAID",
+                    "appid": APPID,
+                    "mch_id": MCH_ID,
+                }
+            )
+        ),
+    )
+    with pytest.raises(ResponseSignatureError):
+        client.unified_order(**ORDER)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        pytest.param("appid", "wx0000000000000000", id="other-appid"),
+        pytest.param("mch_id", "10000999", id="other-mch-id"),
+        pytest.param("appid", None, id="no-appid"),
+    ],
+)
+def test_a_signed_answer_for_another_merchant_is_not_trusted(
+    wechat: FakeWeChat, client: WeChatClient, name: str, value: str | None
+) -> None:
+    fields = {"appid": APPID, "mch_id": MCH_ID, "return_code": "SUCCESS", "result_code": "SUCCESS"}
+    fields["prepay_id"] = "wx1"
+    if value is None:
+        del fields[name]
+    else:
+        fields[name] = value
+    fields["sign"] = signing.sign(fields, API_KEY)
+    wechat.on(UO, Reply(to_xml(fields)))
+
+    with pytest.raises(ResponseMismatchError) as info:
+        client.unified_order(**ORDER)
+    assert info.value.field == name
+    assert info.value.may_have_acted is True
+
+
+def test_success_without_prepay_id_is_unusable(wechat: FakeWeChat, client: WeChatClient) -> None:
+    wechat.ok(UO)
+    with pytest.raises(WeChatUnavailableError, match="prepay_id") as info:
+        client.unified_order(**ORDER)
+    assert info.value.may_have_acted is True
+
+
+# --- transport failures --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "may_have_acted"),
+    [
+        pytest.param(Reply(b"oops", status=500), True, id="http-500"),
+        pytest.param(Reply(b"busy", status=503), True, id="http-503"),
+        pytest.param(Reply(b"<html>gateway</html>"), True, id="html-body"),
+        pytest.param(Reply(b"<xml><return_code>SUC"), True, id="truncated-xml"),
+        pytest.param(Reply(b""), True, id="empty-body"),
+        pytest.param(
+            Reply(b'<!DOCTYPE x [<!ENTITY e "x">]><xml><a>&e;</a></xml>'), True, id="dtd-body"
+        ),
+        pytest.param(Reply(to_xml({"return_code": "MAYBE"})), True, id="odd-return-code"),
+        pytest.param(Reply(b"no such path", status=404), False, id="http-404"),
+    ],
+)
+def test_unusable_answers_raise_unavailable_with_may_have_acted(
+    wechat: FakeWeChat, client: WeChatClient, reply: Reply, may_have_acted: bool
+) -> None:
+    wechat.on(UO, reply)
+    with pytest.raises(WeChatUnavailableError) as info:
+        client.unified_order(**ORDER)
+    assert type(info.value) is WeChatUnavailableError
+    assert info.value.may_have_acted is may_have_acted
+    assert info.value.endpoint == UO
+    # A 5xx is handed back, never repeated: the first request may have acted.
+    assert wechat.count(UO) == 1
+
+
+def test_read_timeout_is_unknown_outcome_and_never_repeated(
+    wechat: FakeWeChat, make_client: MakeClient
+) -> None:
+    wechat.on(UO, Reply(wechat.signed({"return_code": "SUCCESS"}), delay=30))
+    client = make_client(read_timeout=0.2)
+
+    with pytest.raises(WeChatUnavailableError) as info:
+        client.unified_order(**ORDER)
+
+    assert info.value.may_have_acted is True
+    assert "orderquery" in str(info.value)
+    assert wechat.count(UO) == 1
+
+
+def test_connection_dropped_after_sending_is_unknown_outcome_and_never_repeated(
+    wechat: FakeWeChat, client: WeChatClient
+) -> None:
+    wechat.on("/secapi/pay/refund", Reply(drop=True))
+    with pytest.raises(WeChatUnavailableError) as info:
+        client.refund(out_refund_no="R1", out_trade_no="T1", total_fee=100, refund_fee=100)
+    assert info.value.may_have_acted is True
+    assert wechat.count("/secapi/pay/refund") == 1
+
+
+def _urllib3_retries(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "urllib3.connectionpool" and r.getMessage().startswith("Retrying")
+    )
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_connection_refused_is_retried_a_bounded_number_of_times(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture, retries: int
+) -> None:
+    base = f"http://127.0.0.1:{refused_port()}"
+    client = make_client(api_base=base, connect_retries=retries)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="urllib3"),
+        pytest.raises(WeChatUnavailableError) as info,
+    ):
+        client.order_query(out_trade_no="T1")
+
+    assert info.value.may_have_acted is False
+    assert "nothing was sent" in str(info.value)
+    assert _urllib3_retries(caplog) == retries
+
+
+def test_connect_timeout_is_not_acted_and_retried_a_bounded_number_of_times(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with unresponsive_port() as port:
+        client = make_client(
+            api_base=f"http://127.0.0.1:{port}", connect_timeout=0.1, connect_retries=1
+        )
+        with (
+            caplog.at_level(logging.WARNING, logger="urllib3"),
+            pytest.raises(WeChatUnavailableError) as info,
+        ):
+            client.close_order("T1")
+    assert info.value.may_have_acted is False
+    assert _urllib3_retries(caplog) == 1
+
+
+def test_no_requests_or_urllib3_exception_escapes(make_client: MakeClient) -> None:
+    client = make_client(api_base=f"http://127.0.0.1:{refused_port()}", connect_retries=0)
+    for call in (
+        lambda: client.order_query(out_trade_no="T1"),
+        lambda: client.download_bill("20240101"),
+        lambda: client.refund_query(out_trade_no="T1"),
+    ):
+        with pytest.raises(WxPayError):
+            call()
+
+
+# --- the other calls -----------------------------------------------------------------
+
+
+def test_order_query_close_order_and_refund_query(wechat: FakeWeChat, client: WeChatClient) -> None:
+    wechat.ok("/pay/orderquery", trade_state="SUCCESS", transaction_id="4200")
+    wechat.ok("/pay/closeorder")
+    wechat.ok("/pay/refundquery", refund_count="1", refund_status_0="SUCCESS")
+
+    assert client.order_query(transaction_id="4200")["trade_state"] == "SUCCESS"
+    assert wechat.last("/pay/orderquery").fields["transaction_id"] == "4200"
+    assert "out_trade_no" not in wechat.last("/pay/orderquery").fields
+    client.close_order("T1")
+    assert wechat.last("/pay/closeorder").fields["out_trade_no"] == "T1"
+    assert client.refund_query(out_refund_no="R1", offset=0)["refund_status_0"] == "SUCCESS"
+    sent = wechat.last("/pay/refundquery").fields
+    assert sent["out_refund_no"] == "R1" and sent["offset"] == "0"
+
+
+def test_queries_need_an_id(wechat: FakeWeChat, client: WeChatClient) -> None:
+    with pytest.raises(ValueError, match="out_trade_no or transaction_id"):
+        client.order_query()
+    with pytest.raises(ValueError, match="refund_id"):
+        client.refund_query()
+    assert wechat.received == []
+
+
+def test_refund_over_plain_http_needs_no_certificate(
+    wechat: FakeWeChat, make_client: MakeClient
+) -> None:
+    wechat.ok("/secapi/pay/refund", refund_id="50000", out_refund_no="R1")
+    client = make_client(refund_notify_url="https://shop.example.com/wxpay/refund-notify")
+
+    answer = client.refund(
+        out_refund_no="R1", out_trade_no="T1", total_fee=100, refund_fee=40, refund_desc="退款"
+    )
+
+    assert answer["refund_id"] == "50000"
+    fields = wechat.last("/secapi/pay/refund").fields
+    assert (fields["total_fee"], fields["refund_fee"]) == ("100", "40")
+    assert fields["notify_url"] == "https://shop.example.com/wxpay/refund-notify"
+    assert fields["refund_desc"] == "退款"
+    assert signing.verify(fields, API_KEY)
+
+
+def test_refund_over_https_without_certificate_is_a_config_error(
+    wechat: FakeWeChat, make_client: MakeClient
+) -> None:
+    client = make_client(api_base="https://127.0.0.1:9")
+    with pytest.raises(ConfigError, match="WXPAY_CERT_PATH") as info:
+        client.refund(out_refund_no="R1", out_trade_no="T1", total_fee=100, refund_fee=100)
+    assert info.value.setting == "WXPAY_CERT_PATH"
+
+
+@pytest.mark.parametrize(
+    ("total", "refund", "name"),
+    [
+        pytest.param(100, 101, "refund_fee", id="more-than-paid"),
+        pytest.param(100, 1.5, "refund_fee", id="float-refund"),
+        pytest.param("100", 1, "total_fee", id="str-total"),
+    ],
+)
+def test_refund_amounts_are_checked(
+    wechat: FakeWeChat, client: WeChatClient, total: object, refund: object, name: str
+) -> None:
+    with pytest.raises(ValueError, match=name):
+        client.refund(out_refund_no="R1", out_trade_no="T1", total_fee=total, refund_fee=refund)  # type: ignore[arg-type]
+    assert wechat.received == []
+
+
+def test_download_bill_returns_the_text_table(wechat: FakeWeChat, client: WeChatClient) -> None:
+    table = "交易时间,公众账号ID,商户号\n`2024-01-01 10:00:00,`wx1,`10000100\n"
+    wechat.on("/pay/downloadbill", Reply(table.encode(), content_type="text/plain"))
+
+    assert client.download_bill(datetime.date(2024, 1, 1), "SUCCESS") == table
+    fields = wechat.last("/pay/downloadbill").fields
+    assert fields["bill_date"] == "20240101" and fields["bill_type"] == "SUCCESS"
+    assert signing.verify(fields, API_KEY)
+
+
+def test_download_bill_failure_is_a_wechat_error(wechat: FakeWeChat, client: WeChatClient) -> None:
+    failure = {"return_code": "FAIL", "return_msg": "No Bill Exist", "error_code": "20002"}
+    wechat.on("/pay/downloadbill", Reply(to_xml(failure)))
+    with pytest.raises(WeChatError) as info:
+        client.download_bill("20240101")
+    assert info.value.code == "FAIL"
+    assert info.value.description == "No Bill Exist"
+    assert info.value.fields["error_code"] == "20002"
+    assert "no bill" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("date", "bill_type"),
+    [("2024-01-01", "ALL"), ("20240101", "EVERYTHING")],
+    ids=["dashed-date", "unknown-type"],
+)
+def test_download_bill_arguments_are_checked(
+    wechat: FakeWeChat, client: WeChatClient, date: str, bill_type: str
+) -> None:
+    with pytest.raises(ValueError):
+        client.download_bill(date, bill_type)
+    assert wechat.received == []
+
+
+# --- sandbox -------------------------------------------------------------------------
+
+
+def _getsignkey(wechat: FakeWeChat) -> None:
+    wechat.on(
+        "/sandboxnew/pay/getsignkey",
+        Reply(
+            to_xml(
+                {
+                    "return_code": "SUCCESS",
+                    "return_msg": "ok",
+                    "mch_id": MCH_ID,
+                    "sandbox_signkey": SANDBOX_KEY,
+                }
+            )
+        ),
+    )
+
+
+def test_sandbox_fetches_the_key_once_and_signs_with_it_under_sandboxnew(
+    wechat: FakeWeChat, make_client: MakeClient
+) -> None:
+    _getsignkey(wechat)
+    wechat.key = SANDBOX_KEY
+    wechat.ok("/sandboxnew/pay/orderquery", trade_state="NOTPAY")
+    wechat.ok("/sandboxnew/pay/refund", refund_id="1")
+    client = make_client(sandbox=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: client.order_query(out_trade_no="T1"), range(8)))
+    client.refund(out_refund_no="R1", out_trade_no="T1", total_fee=101, refund_fee=101)
+
+    assert all(r["trade_state"] == "NOTPAY" for r in results)
+    assert wechat.count("/sandboxnew/pay/getsignkey") == 1
+    keyreq = wechat.last("/sandboxnew/pay/getsignkey").fields
+    assert set(keyreq) == {"mch_id", "nonce_str", "sign"}
+    assert signing.verify(keyreq, API_KEY, "MD5")  # signed with the production key
+    assert signing.verify(wechat.last("/sandboxnew/pay/orderquery").fields, SANDBOX_KEY)
+    assert signing.verify(wechat.last("/sandboxnew/pay/refund").fields, SANDBOX_KEY)
+    assert client.signing_key() == SANDBOX_KEY
+    assert SANDBOX_KEY not in repr(client)
+
+
+def test_production_signing_key_is_the_api_key(client: WeChatClient) -> None:
+    assert client.signing_key() == API_KEY
+
+
+def test_sandbox_key_refused_is_a_wechat_error(wechat: FakeWeChat, make_client: MakeClient) -> None:
+    wechat.on(
+        "/sandboxnew/pay/getsignkey",
+        Reply(to_xml({"return_code": "FAIL", "return_msg": "签名错误"})),
+    )
+    client = make_client(sandbox=True)
+    with pytest.raises(WeChatError) as info:
+        client.order_query(out_trade_no="T1")
+    assert info.value.code == "FAIL"
+    assert wechat.count("/sandboxnew/pay/orderquery") == 0
+
+
+# --- login ---------------------------------------------------------------------------
+
+LOGIN = "/sns/jscode2session"
+
+
+def test_code2session_returns_a_login_session(wechat: FakeWeChat, client: WeChatClient) -> None:
+    wechat.login({"openid": "o1", "session_key": SESSION_KEY, "unionid": "u1"})
+
+    session = client.code2session("081code")
+
+    assert session == LoginSession(openid="o1", session_key=SESSION_KEY, unionid="u1")
+    assert SESSION_KEY not in repr(session) and SESSION_KEY not in str(session)
+    sent = wechat.last(LOGIN)
+    assert sent.method == "GET"
+    assert sent.query == {
+        "appid": APPID,
+        "secret": APP_SECRET,
+        "js_code": "081code",
+        "grant_type": "authorization_code",
+    }
+
+
+def test_code2session_without_unionid(wechat: FakeWeChat, client: WeChatClient) -> None:
+    wechat.login({"openid": "o1", "session_key": SESSION_KEY, "errcode": 0})
+    assert client.code2session("c").unionid is None
+
+
+LOGIN_CODES = [
+    pytest.param(40029, LoginError, False, 401, id="40029-invalid-code"),
+    pytest.param(40163, LoginError, False, 401, id="40163-code-used"),
+    pytest.param(40226, LoginError, False, 401, id="40226-high-risk"),
+    pytest.param(45011, RateLimitedError, True, 429, id="45011-rate-limited"),
+    pytest.param(-1, WeChatError, True, 502, id="minus-1-busy"),
+    pytest.param(40125, WeChatError, False, 502, id="40125-bad-secret"),
+]
+
+
+@pytest.mark.parametrize(("errcode", "cls", "retryable", "status"), LOGIN_CODES)
+def test_login_errcodes_map_to_typed_errors(
+    wechat: FakeWeChat,
+    client: WeChatClient,
+    errcode: int,
+    cls: type[WeChatError],
+    retryable: bool,
+    status: int,
+) -> None:
+    wechat.login({"errcode": errcode, "errmsg": "invalid code, rid: 1"})
+    with pytest.raises(WeChatError) as info:
+        client.code2session("c")
+    error = info.value
+    assert type(error) is cls
+    assert error.code == str(errcode)
+    assert error.description == "invalid code, rid: 1"
+    assert error.endpoint == LOGIN
+    assert error.retryable is retryable
+    assert error.status == status
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"<html>", id="not-json"),
+        pytest.param(b"[1]", id="not-object"),
+        pytest.param(b'{"session_key": "k"}', id="no-openid"),
+    ],
+)
+def test_login_garbled_answers_are_unavailable(
+    wechat: FakeWeChat, client: WeChatClient, body: bytes
+) -> None:
+    wechat.on(LOGIN, Reply(body, content_type="text/plain"))
+    with pytest.raises(WeChatUnavailableError) as info:
+        client.code2session("c")
+    assert info.value.may_have_acted is True
+
+
+def test_login_read_timeout_is_never_repeated_since_codes_are_single_use(
+    wechat: FakeWeChat, make_client: MakeClient
+) -> None:
+    wechat.login({"openid": "o1", "session_key": SESSION_KEY}, delay=30)
+    client = make_client(read_timeout=0.2)
+    with pytest.raises(WeChatUnavailableError) as info:
+        client.code2session("c")
+    assert info.value.may_have_acted is True
+    assert wechat.count(LOGIN) == 1
+
+
+def test_login_needs_the_app_secret(wechat: FakeWeChat, make_client: MakeClient) -> None:
+    client = make_client(app_secret=None)
+    with pytest.raises(ConfigError, match="WXPAY_APP_SECRET"):
+        client.code2session("c")
+    with pytest.raises(ValueError, match="code"):
+        make_client().code2session("")
+    assert wechat.received == []
+
+
+# --- secrets -------------------------------------------------------------------------
+
+SECRETS = (API_KEY, APP_SECRET, SESSION_KEY, SANDBOX_KEY)
+
+
+def _chain(error: BaseException | None) -> Iterator[BaseException]:
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _assert_no_secret(*texts: str) -> None:
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text
+
+
+def test_secrets_never_reach_logs_reprs_or_errors(
+    wechat: FakeWeChat, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    errors: list[BaseException] = []
+    client = make_client()
+    wechat.login({"openid": "o1", "session_key": SESSION_KEY})
+    client.code2session("c1")
+    wechat.ok(UO, prepay_id="wx1")
+    client.unified_order(**ORDER)
+    wechat.login({"errcode": 40029, "errmsg": "invalid code"})
+    wechat.fail(UO, "ORDERPAID", "paid")
+    wechat.on("/pay/orderquery", Reply(b"<xml><sign>x</sign>", status=500))
+    for call in (
+        lambda: client.code2session("c2"),
+        lambda: client.unified_order(**ORDER),
+        lambda: client.order_query(out_trade_no="T1"),
+        # Login when WeChat is unreachable: urllib3 logs and raises with the URL, which
+        # holds the secret.
+        lambda: make_client(login_base=f"http://127.0.0.1:{refused_port()}").code2session("c3"),
+    ):
+        with pytest.raises(WxPayError) as info:
+            call()
+        errors.append(info.value)
+
+    assert any(r.name.startswith("wxpay_mw.client") for r in caplog.records)
+    assert any(
+        r.name.startswith("urllib3") and "jscode2session" in r.getMessage() for r in caplog.records
+    )
+    _assert_no_secret(caplog.text, *(r.getMessage() for r in caplog.records), repr(client))
+    for error in errors:
+        for link in _chain(error):
+            _assert_no_secret(str(link), repr(link), repr(getattr(link, "fields", "")))
+
+
+def test_sandbox_key_never_in_logs(
+    wechat: FakeWeChat, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _getsignkey(wechat)
+    wechat.key = SANDBOX_KEY
+    wechat.ok("/sandboxnew/pay/closeorder")
+    make_client(sandbox=True).close_order("T1")
+    _assert_no_secret(caplog.text)
+
+
+# --- lifecycle -----------------------------------------------------------------------
+
+
+def test_one_client_serves_concurrent_threads(wechat: FakeWeChat, client: WeChatClient) -> None:
+    wechat.ok("/pay/orderquery", trade_state="SUCCESS")
+    barrier = threading.Barrier(8)
+
+    def query(i: int) -> str:
+        barrier.wait()
+        return client.order_query(out_trade_no=f"T{i}")["trade_state"]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(query, range(8))) == ["SUCCESS"] * 8
+    assert {r.fields["out_trade_no"] for r in wechat.received} == {f"T{i}" for i in range(8)}
+
+
+def test_context_manager_and_repr(wechat: FakeWeChat) -> None:
+    config = WxPayConfig(
+        appid=APPID,
+        mch_id=MCH_ID,
+        api_key=API_KEY,
+        app_secret=APP_SECRET,
+        notify_url="https://shop.example.com/n",
+        api_base=wechat.base_url,
+    )
+    wechat.ok("/pay/closeorder")
+    with WeChatClient(config, pool_maxsize=4) as client:
+        client.close_order("T1")
+        text = repr(client)
+    assert APPID in text and MCH_ID in text
+    _assert_no_secret(text)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"pool_maxsize": 0}, {"connect_retries": -1}, {"pool_maxsize": True}],
+    ids=["pool-zero", "retries-negative", "pool-bool"],
+)
+def test_bad_client_options(kwargs: dict[str, Any]) -> None:
+    config = WxPayConfig(
+        appid=APPID, mch_id=MCH_ID, api_key=API_KEY, notify_url="https://shop.example.com/n"
+    )
+    with pytest.raises(ValueError):
+        WeChatClient(config, **kwargs)

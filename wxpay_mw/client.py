@@ -1,0 +1,802 @@
+"""WeChatClient: WeChat's login and Pay v2 API calls over one pooled ``requests.Session``.
+
+Every answer is judged in WeChat's own order: the HTTP transport, then ``return_code``
+(did WeChat take the request at all), then the answer's ``sign`` and its ``appid`` /
+``mch_id`` (is this really WeChat answering *our* call), and only then ``result_code`` /
+``err_code`` (what WeChat decided). A failure at each step has its own exception:
+
+- :class:`~wxpay_mw.errors.WeChatUnavailableError`: no usable answer (could not connect,
+  timeout, 5xx, garbled body). ``may_have_acted`` says whether WeChat may have acted on
+  the request anyway; when it is True, check with :meth:`WeChatClient.order_query` (or
+  ``refund_query``) before doing anything else.
+- :class:`~wxpay_mw.errors.ResponseSignatureError` /
+  :class:`~wxpay_mw.errors.ResponseMismatchError`: an answer that cannot be trusted.
+- :class:`~wxpay_mw.errors.WeChatError` and its subclasses: WeChat said no, with its code.
+
+Only repeats that are certainly safe are made here: a connection that could not be
+opened is tried again (nothing was sent). A request that may have reached WeChat is never
+repeated by this module, and a timeout is never taken for a success.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Final, Self
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import HTTPError as _Urllib3Error
+from urllib3.util.retry import Retry
+
+from . import signing
+from .config import WxPayConfig
+from .errors import (
+    ConfigError,
+    LoginError,
+    OrderClosedError,
+    OrderPaidError,
+    OutTradeNoUsedError,
+    RateLimitedError,
+    ResponseMismatchError,
+    ResponseSignatureError,
+    WeChatError,
+    WeChatUnavailableError,
+    XMLError,
+)
+from .xmlmsg import from_xml, to_xml
+
+__all__ = ["LOGIN_PATH", "LoginSession", "WeChatClient"]
+
+_LOG = logging.getLogger("wxpay_mw.client")
+
+LOGIN_PATH: Final = "/sns/jscode2session"
+_SANDBOX_PREFIX: Final = "/sandboxnew"
+_GETSIGNKEY: Final = "/sandboxnew/pay/getsignkey"
+
+# err_code -> the exception class a caller can catch by meaning.
+_ERR_CLASSES: Final[dict[str, type[WeChatError]]] = {
+    "ORDERPAID": OrderPaidError,
+    "ORDERCLOSED": OrderClosedError,
+    "OUT_TRADE_NO_USED": OutTradeNoUsedError,
+    "FREQUENCY_LIMITED": RateLimitedError,
+    "INVALID_REQ_TOO_MUCH": RateLimitedError,
+}
+# jscode2session errcodes. -1 (busy) stays a plain WeChatError, which is ``retryable``.
+_LOGIN_CLASSES: Final[dict[str, type[WeChatError]]] = {
+    "40029": LoginError,
+    "40163": LoginError,
+    "40226": LoginError,
+    "45011": RateLimitedError,
+}
+
+_OUT_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,32}$")
+_OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
+_TIME_EXPIRE = re.compile(r"^\d{14}$")
+_BILL_DATE = re.compile(r"^\d{8}$")
+_BILL_TYPES: Final = ("ALL", "SUCCESS", "REFUND", "RECHARGE_REFUND")
+# Set by the client on every request; a caller's ``extra`` may not override them.
+_RESERVED: Final = frozenset({"appid", "mch_id", "nonce_str", "sign", "sign_type"})
+# Fields never copied into an exception or a log line.
+_SECRET_FIELDS: Final = frozenset({"sandbox_signkey", "session_key"})
+# What may appear in a debug summary of a request or an answer: ids and states only.
+_SUMMARY_FIELDS: Final = (
+    "out_trade_no",
+    "transaction_id",
+    "out_refund_no",
+    "total_fee",
+    "refund_fee",
+    "bill_date",
+    "return_code",
+    "result_code",
+    "err_code",
+    "trade_state",
+)
+_SECRET_IN_TEXT = re.compile(r"((?:^|[?&\s'\"])(?:secret|key|sandbox_signkey)=)[^&\s'\"]*")
+
+Param = str | int | None
+
+
+# --- secrets out of logs -------------------------------------------------------------
+
+
+def _redact(text: str) -> str:
+    """``text`` with any ``secret=...`` / ``key=...`` value replaced by ``***``."""
+    return _SECRET_IN_TEXT.sub(r"\1***", text)
+
+
+class _RedactSecrets(logging.Filter):
+    """Redacts ``secret=`` in urllib3's own log records.
+
+    jscode2session takes the app secret in its query string (WeChat's design), and
+    urllib3 logs request URLs at DEBUG and on retries at WARNING. The filter sits on
+    urllib3's loggers, where those records are created, so no handler ever sees them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _redact(a) if isinstance(a, str) else _redact(str(a)) if "secret=" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+_URLLIB3_LOGGERS: Final = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.util.retry",
+)
+_FILTER_LOCK = threading.Lock()
+
+
+def _install_redaction() -> None:
+    with _FILTER_LOCK:
+        for name in _URLLIB3_LOGGERS:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _RedactSecrets) for f in logger.filters):
+                logger.addFilter(_RedactSecrets())
+
+
+# --- results -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    """What jscode2session returns for a wx.login code.
+
+    ``session_key`` decrypts the user's wx data; it must stay on the server, so it is
+    left out of ``repr``. ``unionid`` is set only when the mini program is bound to an
+    Open Platform account.
+    """
+
+    openid: str
+    session_key: str = field(repr=False)
+    unionid: str | None = None
+
+
+# --- argument checks (bad input is a ValueError before anything is sent) -------------
+
+
+def _fen(name: str, value: object, *, allow_zero: bool = False) -> int:
+    # bool is an int; a float such as 9.8 * 100 == 980.0000000000001 is the classic
+    # wrong amount. WeChat takes integer fen only, so refuse both outright.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"{name} must be an int number of fen (1 CNY = 100 fen), not {type(value).__name__}"
+        )
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a positive number of fen, not {value}")
+    return value
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+    return value
+
+
+def _out_no(name: str, value: object, pattern: re.Pattern[str] = _OUT_NO) -> str:
+    text = _text(name, value)
+    if not pattern.match(text):
+        longest = 64 if pattern is _OUT_REFUND_NO else 32
+        raise ValueError(
+            f"{name} {text!r} is not valid: up to {longest} characters of 0-9 a-z A-Z _ - | * @"
+        )
+    return text
+
+
+def _extra(extra: Mapping[str, object]) -> dict[str, Param]:
+    out: dict[str, Param] = {}
+    for name, value in extra.items():
+        if name in _RESERVED:
+            raise ValueError(f"{name} is set by the client; do not pass it")
+        if isinstance(value, bool) or not isinstance(value, str | int | None):
+            raise ValueError(f"{name} must be a string or an int, not {type(value).__name__}")
+        out[name] = value
+    return out
+
+
+def _safe_fields(fields: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in fields.items() if k not in _SECRET_FIELDS}
+
+
+def _summary(fields: Mapping[str, Param]) -> str:
+    return " ".join(f"{k}={fields[k]}" for k in _SUMMARY_FIELDS if fields.get(k) not in (None, ""))
+
+
+# --- transport failures --------------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> BaseException:
+    """The innermost urllib3 error behind a requests exception."""
+    seen = exc
+    for _ in range(4):
+        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        inner = getattr(seen, "reason", None) or inner
+        if not isinstance(inner, BaseException) or inner is seen:
+            break
+        seen = inner
+    return seen
+
+
+def _nothing_sent(exc: BaseException) -> bool:
+    """True when the request certainly never reached WeChat."""
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        # A TLS failure happens in the handshake (or is WeChat refusing our client
+        # certificate): either way no API call was processed.
+        return True
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+        return True
+    if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
+        # requests raises a bare OSError for an unreadable certificate file, before
+        # connecting.
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        # NameResolutionError is a NewConnectionError: DNS failures count as not sent.
+        return isinstance(_reason(exc), NewConnectionError | ConnectTimeoutError)
+    return False
+
+
+def _translate(exc: BaseException, endpoint: str, config: WxPayConfig) -> WeChatUnavailableError:
+    reason = _reason(exc)
+    # The text of a requests error holds the URL, which for jscode2session holds the
+    # app secret: only a redacted form ever goes into our message.
+    detail = _redact(f"{type(reason).__name__}: {reason}")[:300]
+    if _nothing_sent(exc):
+        return WeChatUnavailableError(
+            f"could not reach WeChat ({detail}); nothing was sent, so the call may be "
+            "repeated safely",
+            endpoint=endpoint,
+            may_have_acted=False,
+        )
+    if isinstance(exc, requests.ReadTimeout):
+        message = (
+            f"no answer within {config.read_timeout:g} s; WeChat may have acted on the request: "
+            "check the outcome (orderquery / refundquery) before repeating it"
+        )
+    else:
+        message = (
+            f"the connection failed after the request was sent ({detail}); WeChat may have "
+            "acted on it: check the outcome (orderquery / refundquery) before repeating it"
+        )
+    return WeChatUnavailableError(message, endpoint=endpoint, may_have_acted=True)
+
+
+def _bad_status(status: int, endpoint: str) -> WeChatUnavailableError:
+    # WeChat answers 200 even for failures. A 4xx comes from something in front of it
+    # refusing the request (wrong path, proxy), so nothing acted; a 5xx or anything else
+    # may come after WeChat acted.
+    refused = 400 <= status < 500
+    then = (
+        "the request was refused before WeChat acted: check WXPAY_API_BASE / WXPAY_LOGIN_BASE"
+        if refused
+        else "WeChat may have acted: check the outcome before repeating the call"
+    )
+    return WeChatUnavailableError(
+        f"WeChat answered HTTP {status}; {then}", endpoint=endpoint, may_have_acted=not refused
+    )
+
+
+def _garbled(endpoint: str, problem: str) -> WeChatUnavailableError:
+    return WeChatUnavailableError(
+        f"the answer is unusable ({problem}); the outcome is unknown: check it before "
+        "repeating the call",
+        endpoint=endpoint,
+        may_have_acted=True,
+    )
+
+
+def _fail_hint(endpoint: str, return_msg: str) -> str:
+    said = return_msg.lower()
+    if "签名" in return_msg or "sign" in said:
+        return (
+            "WeChat rejected the signature: check WXPAY_API_KEY (the 32-character API key, "
+            "not the app secret), WXPAY_SIGN_TYPE, and in sandbox mode the sandbox key; "
+            "`wxpay-mw sign` shows the exact string signed"
+        )
+    if endpoint.endswith("downloadbill"):
+        if "no bill" in said:
+            return "there is no bill for that date: no payments that day, or over 3 months ago"
+        if "creating" in said:
+            return "the bill is not ready yet: bills are ready after 10:00 the next day"
+    return "WeChat refused the request before processing it: see return_msg"
+
+
+# --- the client ----------------------------------------------------------------------
+
+
+class WeChatClient:
+    """WeChat's login and Pay v2 API calls for one merchant configuration.
+
+    One client owns one ``requests.Session`` whose connection pool holds up to
+    ``pool_maxsize`` connections per host. A client is safe to share between threads:
+    calls keep no per-call state on the instance, the session is only used to send
+    requests (no cookies or auth are set on it), and the sandbox key is fetched once
+    under a lock. Create one per process and share it; :meth:`close` it (or use it as a
+    context manager) when done.
+
+    ``connect_retries`` bounds how often a connection that could not be opened is tried
+    again; nothing is ever repeated once a request may have been sent.
+
+    Every method returns WeChat's verified answer as ``dict[str, str]`` (except as noted)
+    and raises :class:`~wxpay_mw.errors.WeChatError` (WeChat said no),
+    :class:`~wxpay_mw.errors.WeChatUnavailableError` (no usable answer) or, for bad
+    arguments, ``ValueError`` / :class:`~wxpay_mw.errors.ConfigError` before sending.
+    """
+
+    def __init__(
+        self, config: WxPayConfig, *, pool_maxsize: int = 32, connect_retries: int = 2
+    ) -> None:
+        if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
+            raise ValueError("pool_maxsize must be a positive int")
+        if (
+            isinstance(connect_retries, bool)
+            or not isinstance(connect_retries, int)
+            or connect_retries < 0
+        ):
+            raise ValueError("connect_retries must be an int >= 0")
+        self.config = config
+        self._timeout = (config.connect_timeout, config.read_timeout)
+        self._sandbox_key: str | None = None
+        self._sandbox_lock = threading.Lock()
+        _install_redaction()
+        # Connect errors only: the request was never sent, so repeating is safe even for
+        # a POST. read=False re-raises a read error at once (never a second send, and a
+        # read timeout stays a ReadTimeout); status=0 with no forcelist and no
+        # Retry-After means a 5xx is handed back, not repeated.
+        retry = Retry(
+            total=None,
+            connect=connect_retries,
+            read=False,
+            redirect=0,
+            status=0,
+            other=0,
+            backoff_factor=0.1,
+            respect_retry_after_header=False,
+            raise_on_status=False,
+            raise_on_redirect=False,
+        )
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=retry)
+        self._session = requests.Session()
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers["User-Agent"] = "wxpay-mw"
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        """Close the pooled connections. The client must not be used afterwards."""
+        self._session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"WeChatClient(appid={c.appid!r}, mch_id={c.mch_id!r}, api_base={c.api_base!r}, "
+            f"sign_type={c.sign_type!r}, sandbox={c.sandbox!r})"
+        )
+
+    # -- keys
+
+    def signing_key(self) -> str:
+        """The key requests are signed with: the sandbox key in sandbox mode, else the API key.
+
+        Notifications for orders placed through this client are signed with the same key,
+        so verify them with this one.
+        """
+        return self.sandbox_signkey() if self.config.sandbox else self.config.api_key
+
+    def sandbox_signkey(self) -> str:
+        """The sandbox signing key, from ``/sandboxnew/pay/getsignkey`` (fetched once).
+
+        The request is signed with the production API key (MD5), as WeChat requires.
+        Concurrent first calls wait for one fetch.
+        """
+        key = self._sandbox_key
+        if key is not None:
+            return key
+        with self._sandbox_lock:
+            if self._sandbox_key is None:
+                self._sandbox_key = self._fetch_sandbox_key()
+            return self._sandbox_key
+
+    def _fetch_sandbox_key(self) -> str:
+        params: dict[str, Param] = {
+            "mch_id": self.config.mch_id,
+            "nonce_str": signing.make_nonce(),
+        }
+        params["sign"] = signing.sign(params, self.config.api_key, signing.MD5)
+        status, content = self._post(_GETSIGNKEY, self.config.api_base + _GETSIGNKEY, params)
+        fields = self._parse(_GETSIGNKEY, status, content)
+        self._check_return(_GETSIGNKEY, fields)
+        # WeChat's documented answer carries no sign; one that does must be right.
+        if "sign" in fields and not signing.verify(fields, self.config.api_key, signing.MD5):
+            raise ResponseSignatureError(_GETSIGNKEY)
+        if fields.get("mch_id", self.config.mch_id) != self.config.mch_id:
+            raise ResponseMismatchError("mch_id", endpoint=_GETSIGNKEY)
+        self._check_result(_GETSIGNKEY, fields)
+        key = fields.get("sandbox_signkey", "")
+        if not key:
+            raise _garbled(_GETSIGNKEY, "no sandbox_signkey in a SUCCESS answer")
+        _LOG.debug("%s: sandbox key received", _GETSIGNKEY)
+        return key
+
+    # -- login
+
+    def code2session(self, code: str) -> LoginSession:
+        """Turn a ``wx.login()`` code into the user's openid (jscode2session).
+
+        A code is single use: this call is never repeated once it may have reached
+        WeChat, so a read timeout means asking the mini program for a new code.
+        Raises :class:`~wxpay_mw.errors.LoginError` for an invalid, used or blocked code,
+        :class:`~wxpay_mw.errors.RateLimitedError` for 45011, ``WeChatError`` otherwise.
+        """
+        secret = self.config.app_secret
+        if not secret:
+            raise ConfigError(
+                "WXPAY_APP_SECRET",
+                "is needed to turn wx.login codes into openids: set the mini program's AppSecret",
+            )
+        js_code = _text("code", code)
+        endpoint = LOGIN_PATH
+        # Never log this URL or the prepared request: the query string holds the secret.
+        _LOG.debug("-> GET %s appid=%s", endpoint, self.config.appid)
+        failure: WeChatUnavailableError | None = None
+        status, content = 0, b""
+        try:
+            response = self._session.get(
+                self.config.login_base + LOGIN_PATH,
+                params={
+                    "appid": self.config.appid,
+                    "secret": secret,
+                    "js_code": js_code,
+                    "grant_type": "authorization_code",
+                },
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+            status, content = response.status_code, response.content
+            response.close()
+        except (requests.RequestException, _Urllib3Error, OSError) as exc:
+            failure = _translate(exc, endpoint, self.config)
+        if failure is not None:
+            # Raised outside the except block so that the requests error, whose text
+            # holds the URL and so the secret, is neither the cause nor the context.
+            raise failure
+        _LOG.debug("<- %s HTTP %s", endpoint, status)
+        if status != 200:
+            raise _bad_status(status, endpoint)
+        try:
+            data = json.loads(content)
+        except ValueError:
+            # WeChat sends JSON as text/plain; only the body decides.
+            raise _garbled(endpoint, "the body is not JSON") from None
+        if not isinstance(data, dict):
+            raise _garbled(endpoint, "the body is not a JSON object")
+        errcode = data.get("errcode", 0)
+        if errcode not in (0, "0", None):
+            code_text = str(errcode)
+            errmsg = str(data.get("errmsg", ""))
+            _LOG.debug("<- %s errcode=%s", endpoint, code_text)
+            cls = _LOGIN_CLASSES.get(code_text, WeChatError)
+            raise cls(
+                code_text,
+                errmsg,
+                endpoint=endpoint,
+                fields={"errcode": code_text, "errmsg": errmsg},
+            )
+        openid, session_key = data.get("openid"), data.get("session_key")
+        if not isinstance(openid, str) or not openid:
+            raise _garbled(endpoint, "no openid in the answer")
+        if not isinstance(session_key, str) or not session_key:
+            raise _garbled(endpoint, "no session_key in the answer")
+        unionid = data.get("unionid")
+        return LoginSession(
+            openid=openid,
+            session_key=session_key,
+            unionid=unionid if isinstance(unionid, str) and unionid else None,
+        )
+
+    # -- pay
+
+    def unified_order(
+        self,
+        *,
+        out_trade_no: str,
+        total_fee: int,
+        body: str,
+        openid: str | None,
+        spbill_create_ip: str,
+        trade_type: str = "JSAPI",
+        attach: str | None = None,
+        time_expire: str | None = None,
+        notify_url: str | None = None,
+        **extra: str | int | None,
+    ) -> dict[str, str]:
+        """Place an order (``/pay/unifiedorder``); the answer holds ``prepay_id``.
+
+        ``total_fee`` is an int of fen. ``openid`` is required for JSAPI (mini program)
+        orders. ``time_expire`` is ``yyyyMMddHHmmss`` Beijing time. ``notify_url``
+        defaults to the configured one. ``extra`` fields (``detail``, ``goods_tag``...)
+        are sent and signed as given. Raises :class:`~wxpay_mw.errors.OrderPaidError`,
+        :class:`~wxpay_mw.errors.OrderClosedError`,
+        :class:`~wxpay_mw.errors.OutTradeNoUsedError` or ``WeChatError``.
+        """
+        params: dict[str, Param] = {
+            "out_trade_no": _out_no("out_trade_no", out_trade_no),
+            "total_fee": _fen("total_fee", total_fee),
+            "body": _text("body", body),
+            "spbill_create_ip": _text("spbill_create_ip", spbill_create_ip),
+            "trade_type": _text("trade_type", trade_type),
+            "notify_url": notify_url or self.config.notify_url,
+        }
+        if trade_type == "JSAPI":
+            params["openid"] = _text("openid (required for JSAPI orders)", openid)
+        elif openid:
+            params["openid"] = openid
+        if attach is not None:
+            params["attach"] = attach
+        if time_expire is not None:
+            if not isinstance(time_expire, str) or not _TIME_EXPIRE.match(time_expire):
+                raise ValueError("time_expire must be yyyyMMddHHmmss (Beijing time)")
+            params["time_expire"] = time_expire
+        params.update(_extra(extra))
+        answer = self._call("/pay/unifiedorder", params)
+        if trade_type == "JSAPI" and not answer.get("prepay_id"):
+            raise _garbled("/pay/unifiedorder", "no prepay_id in a SUCCESS answer")
+        return answer
+
+    def order_query(
+        self, *, out_trade_no: str | None = None, transaction_id: str | None = None
+    ) -> dict[str, str]:
+        """The order's state (``/pay/orderquery``): see ``trade_state`` (SUCCESS = paid).
+
+        Give ``out_trade_no`` or ``transaction_id`` (WeChat prefers the latter if both).
+        """
+        params = self._order_ids(out_trade_no, transaction_id)
+        return self._call("/pay/orderquery", params)
+
+    def close_order(self, out_trade_no: str) -> dict[str, str]:
+        """Close an unpaid order (``/pay/closeorder``).
+
+        WeChat refuses within 5 minutes of placing it. Raises
+        :class:`~wxpay_mw.errors.OrderPaidError` if it was paid meanwhile (treat as paid)
+        and :class:`~wxpay_mw.errors.OrderClosedError` if already closed.
+        """
+        return self._call(
+            "/pay/closeorder", {"out_trade_no": _out_no("out_trade_no", out_trade_no)}
+        )
+
+    def refund(
+        self,
+        *,
+        out_refund_no: str,
+        total_fee: int,
+        refund_fee: int,
+        out_trade_no: str | None = None,
+        transaction_id: str | None = None,
+        refund_desc: str | None = None,
+        notify_url: str | None = None,
+    ) -> dict[str, str]:
+        """Ask for a refund (``/secapi/pay/refund``, mutual TLS with the merchant certificate).
+
+        Success only means WeChat accepted it: follow it with :meth:`refund_query` or the
+        refund notification. After a failure or an unknown outcome, retry with the *same*
+        ``out_refund_no``: WeChat refunds one out_refund_no only once. ``notify_url``
+        defaults to WXPAY_REFUND_NOTIFY_URL. Needs WXPAY_CERT_PATH / WXPAY_KEY_PATH, except
+        against a plain-http api_base (the simulator) or in sandbox mode.
+        """
+        params = self._order_ids(out_trade_no, transaction_id)
+        params["out_refund_no"] = _out_no("out_refund_no", out_refund_no, _OUT_REFUND_NO)
+        params["total_fee"] = _fen("total_fee", total_fee)
+        params["refund_fee"] = _fen("refund_fee", refund_fee)
+        if refund_fee > total_fee:
+            raise ValueError(f"refund_fee ({refund_fee}) is more than total_fee ({total_fee})")
+        if refund_desc is not None:
+            params["refund_desc"] = refund_desc
+        params["notify_url"] = notify_url or self.config.refund_notify_url
+        cert: tuple[str, str] | None = None
+        if self.config.cert_path and self.config.key_path:
+            cert = (self.config.cert_path, self.config.key_path)
+        elif urlsplit(self.config.api_base).scheme == "https" and not self.config.sandbox:
+            raise ConfigError(
+                "WXPAY_CERT_PATH",
+                "refunds need the merchant API certificate (mutual TLS): set WXPAY_CERT_PATH "
+                "and WXPAY_KEY_PATH to apiclient_cert.pem and apiclient_key.pem",
+            )
+        return self._call("/secapi/pay/refund", params, cert=cert)
+
+    def refund_query(
+        self,
+        *,
+        out_refund_no: str | None = None,
+        refund_id: str | None = None,
+        out_trade_no: str | None = None,
+        transaction_id: str | None = None,
+        offset: int | None = None,
+    ) -> dict[str, str]:
+        """Refunds of an order (``/pay/refundquery``); give one id (WeChat's precedence:
+        refund_id, out_refund_no, transaction_id, out_trade_no).
+
+        Per-refund fields are indexed from 0 (``refund_status_0``...). An order without
+        refunds raises ``WeChatError`` with code REFUNDNOTEXIST.
+        """
+        params: dict[str, Param] = {
+            "refund_id": refund_id,
+            "out_refund_no": out_refund_no,
+            "transaction_id": transaction_id,
+            "out_trade_no": out_trade_no,
+        }
+        if all(v in (None, "") for v in params.values()):
+            raise ValueError("give one of refund_id, out_refund_no, transaction_id or out_trade_no")
+        if offset is not None:
+            params["offset"] = _fen("offset", offset, allow_zero=True)
+        return self._call("/pay/refundquery", params)
+
+    def download_bill(self, bill_date: str | _dt.date, bill_type: str = "ALL") -> str:
+        """The day's transaction bill (``/pay/downloadbill``) as WeChat's text table.
+
+        ``bill_date`` is ``yyyyMMdd`` or a date; bills exist from 10:00 the next day and for
+        three months. Amounts in the table are in yuan. A day without payments raises
+        ``WeChatError`` code ``FAIL`` with description ``No Bill Exist``. The table is not
+        signed by WeChat; only TLS vouches for it.
+        """
+        if isinstance(bill_date, _dt.date):
+            bill_date = bill_date.strftime("%Y%m%d")
+        if not isinstance(bill_date, str) or not _BILL_DATE.match(bill_date):
+            raise ValueError("bill_date must be yyyyMMdd or a datetime.date")
+        if bill_type not in _BILL_TYPES:
+            raise ValueError(f"bill_type must be one of {', '.join(_BILL_TYPES)}")
+        endpoint = "/pay/downloadbill"
+        params: dict[str, Param] = {"bill_date": bill_date, "bill_type": bill_type}
+        status, content = self._send(endpoint, params)
+        if status != 200:
+            raise _bad_status(status, endpoint)
+        if content.lstrip()[:4] == b"<xml":
+            fields = self._parse(endpoint, status, content)
+            self._check_return(endpoint, fields)
+            raise _garbled(endpoint, "an XML answer with return_code SUCCESS instead of a bill")
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise _garbled(endpoint, "the bill is not UTF-8") from None
+        _LOG.debug("<- %s HTTP 200, bill of %d lines", endpoint, text.count("\n"))
+        return text
+
+    # -- internals
+
+    def _order_ids(self, out_trade_no: str | None, transaction_id: str | None) -> dict[str, Param]:
+        if not out_trade_no and not transaction_id:
+            raise ValueError("give out_trade_no or transaction_id")
+        return {
+            "out_trade_no": _out_no("out_trade_no", out_trade_no) if out_trade_no else None,
+            "transaction_id": _text("transaction_id", transaction_id) if transaction_id else None,
+        }
+
+    def _url(self, endpoint: str) -> str:
+        if not self.config.sandbox:
+            return self.config.api_base + endpoint
+        # The legacy sandbox has no /secapi: its refund is /sandboxnew/pay/refund.
+        path = "/pay/refund" if endpoint == "/secapi/pay/refund" else endpoint
+        return self.config.api_base + _SANDBOX_PREFIX + path
+
+    def _send(
+        self, endpoint: str, params: dict[str, Param], *, cert: tuple[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        key = self.signing_key()
+        signed: dict[str, Param] = {
+            "appid": self.config.appid,
+            "mch_id": self.config.mch_id,
+            "nonce_str": signing.make_nonce(),
+            # Always sent, MD5 too: explicit is what WeChat then signs its answer with,
+            # and sign_type is itself part of the signed set.
+            "sign_type": self.config.sign_type,
+            **{k: v for k, v in params.items() if v is not None},
+        }
+        signed["sign"] = signing.sign(signed, key, self.config.sign_type)
+        return self._post(endpoint, self._url(endpoint), signed, cert=cert)
+
+    def _post(
+        self,
+        endpoint: str,
+        url: str,
+        params: Mapping[str, Param],
+        *,
+        cert: tuple[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        _LOG.debug("-> POST %s %s", endpoint, _summary(params))
+        try:
+            response = self._session.post(
+                url,
+                data=to_xml(params),
+                headers={"Content-Type": "text/xml; charset=utf-8"},
+                timeout=self._timeout,
+                cert=cert,
+                allow_redirects=False,
+            )
+            status, content = response.status_code, response.content
+            response.close()
+        except (requests.RequestException, _Urllib3Error, OSError) as exc:
+            raise _translate(exc, endpoint, self.config) from exc
+        _LOG.debug("<- %s HTTP %s, %d bytes", endpoint, status, len(content))
+        return status, content
+
+    def _call(
+        self, endpoint: str, params: dict[str, Param], *, cert: tuple[str, str] | None = None
+    ) -> dict[str, str]:
+        status, content = self._send(endpoint, params, cert=cert)
+        fields = self._parse(endpoint, status, content)
+        self._check_return(endpoint, fields)
+        # Only now is the answer trusted enough to read what WeChat decided.
+        if not signing.verify(fields, self.signing_key(), self.config.sign_type):
+            raise ResponseSignatureError(endpoint)
+        for name, ours in (("appid", self.config.appid), ("mch_id", self.config.mch_id)):
+            if fields.get(name) != ours:
+                raise ResponseMismatchError(name, endpoint=endpoint)
+        self._check_result(endpoint, fields)
+        return fields
+
+    def _parse(self, endpoint: str, status: int, content: bytes) -> dict[str, str]:
+        if status != 200:
+            raise _bad_status(status, endpoint)
+        try:
+            fields = from_xml(content)
+        except XMLError as exc:
+            raise _garbled(endpoint, str(exc)) from None
+        _LOG.debug("<- %s %s", endpoint, _summary(fields))
+        return fields
+
+    def _check_return(self, endpoint: str, fields: dict[str, str]) -> None:
+        return_code = fields.get("return_code")
+        if return_code == "SUCCESS":
+            return
+        if return_code == "FAIL":
+            # WeChat did not take the request (bad sign, bad parameter format): nothing
+            # happened, and return_msg is the only text there is.
+            return_msg = fields.get("return_msg", "")
+            raise WeChatError(
+                "FAIL",
+                return_msg,
+                endpoint=endpoint,
+                fields=_safe_fields(fields),
+                hint=_fail_hint(endpoint, return_msg),
+            )
+        raise _garbled(endpoint, f"return_code is {return_code!r}")
+
+    def _check_result(self, endpoint: str, fields: dict[str, str]) -> None:
+        result_code = fields.get("result_code")
+        err_code = fields.get("err_code", "")
+        if result_code == "SUCCESS" or (result_code is None and not err_code):
+            return
+        if result_code not in ("FAIL", None):
+            raise _garbled(endpoint, f"result_code is {result_code!r}")
+        code = err_code or "FAIL"
+        cls = _ERR_CLASSES.get(code, WeChatError)
+        raise cls(
+            code,
+            fields.get("err_code_des", ""),
+            endpoint=endpoint,
+            fields=_safe_fields(fields),
+        )
