@@ -29,9 +29,23 @@ _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
-def _cdata(text: str) -> str:
+# Characters XML 1.0 cannot carry at all (not even as &#...;): C0 controls but tab, LF
+# and CR; lone surrogates; U+FFFE and U+FFFF.
+_NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _cdata(name: str, text: str) -> str:
+    bad = _NOT_XML_CHAR.search(text)
+    if bad:
+        raise ValueError(
+            f"{name}: character U+{ord(bad.group()):04X} at offset {bad.start()} cannot be "
+            "carried in XML; remove it"
+        )
     # "]]>" cannot appear inside one CDATA section: end it there and open another.
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    # A parser turns a raw CR (and CR LF) into LF, even in CDATA, so the receiver would
+    # verify a different value than was signed: a CR goes out as a character reference.
+    text = text.replace("]]>", "]]]]><![CDATA[>").replace("\r", "]]>&#13;<![CDATA[")
+    return "<![CDATA[" + text + "]]>"
 
 
 def to_xml(params: Mapping[str, str | int | None], root: str = "xml") -> bytes:
@@ -44,7 +58,7 @@ def to_xml(params: Mapping[str, str | int | None], root: str = "xml") -> bytes:
             raise ValueError(f"{name!r} is not a valid XML element name")
         if isinstance(value, bool):
             raise TypeError(f"{name}: a WeChat parameter cannot be a bool")
-        text = str(value) if isinstance(value, int) else _cdata(value)
+        text = str(value) if isinstance(value, int) else _cdata(name, value)
         parts.append(f"<{name}>{text}</{name}>")
     parts.append(f"</{root}>")
     return "".join(parts).encode()
