@@ -1,0 +1,142 @@
+"""``make demo``: a shop you can click through, with the simulator as its WeChat.
+
+    python -m examples.demo [--host 127.0.0.1] [--port 8000] [--data demo-data]
+
+(or ``DEMO_HOST``, ``DEMO_PORT``, ``DEMO_DATA`` in the environment; ``--port 0`` picks a
+free port). Everything runs in this one process, offline: the Starlette shop with
+wxpay-mw mounted at /wxpay, the reference order store on SQLite in ``demo-data/``, and
+the WeChat simulator on a second local port. The page at / plays the mini program; it
+reaches the simulator's wx.login / wx.requestPayment stand-ins through /simulator/*
+on the same origin, as a real mini program reaches WeChat through the WeChat app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import requests
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from wxpay_mw.adapters.asgi import WxPayMiddleware
+
+from wxpay_mw import WxPay
+from wxpay_mw.simulator import Simulator, run_simulator
+
+from .catalogue import PRODUCTS, Catalogue
+from .store import OrderStore
+
+STATIC = Path(__file__).with_name("static")
+MERCHANT = "wxpay-mw demo shop"
+# The simulator's endpoints the page may use: what wx.login and wx.requestPayment do,
+# plus the delivery log and fault injection for the "Try a failure" panel.
+SIMULATOR_PATHS = ("/simulator/login", "/simulator/pay", "/simulator/faults")
+
+
+def build_app(wxpay: WxPay, simulator: Simulator) -> Starlette:
+    """The demo shop: the page, its product list, /wxpay and the simulator proxy."""
+    session = requests.Session()
+
+    async def index(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    async def products(request: Request) -> JSONResponse:
+        items = [vars(p) for p in PRODUCTS.values()]
+        return JSONResponse({"merchant": MERCHANT, "products": items})
+
+    async def simulator_proxy(request: Request) -> Response:
+        body = await request.body()
+
+        def forward() -> requests.Response:
+            return session.request(
+                request.method,
+                simulator.base_url + request.url.path,
+                data=body,
+                headers={"content-type": "application/json"},
+                timeout=(2, 10),
+            )
+
+        answer = await run_in_threadpool(forward)
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        session.close()
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/api/products", products),
+            *(
+                Route(p, simulator_proxy, methods=["GET", "POST", "DELETE"])
+                for p in SIMULATOR_PATHS
+            ),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        # wxpay-mw's pure ASGI middleware answers /wxpay/*; everything else passes through.
+        middleware=[Middleware(WxPayMiddleware, wxpay=wxpay, prefix="/wxpay")],
+        lifespan=lifespan,
+    )
+
+
+@contextlib.contextmanager
+def demo_shop(port: int, data: Path) -> Iterator[tuple[WxPay, Simulator]]:
+    """The simulator and a WxPay wired to it, the store and the catalogue."""
+    data.mkdir(parents=True, exist_ok=True)
+    store = OrderStore(f"sqlite:///{data / 'orders.db'}")
+    # time_factor: WeChat's notification retries (15 s, 15 s, 30 s...) run 20 times faster.
+    with run_simulator(time_factor=0.05) as simulator:
+        config = simulator.config(notify_url=f"http://127.0.0.1:{port}/wxpay/notify")
+        with WxPay(config, store, Catalogue(store, merchant=MERCHANT)) as wxpay:
+            yield wxpay, simulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start the demo and serve until Ctrl-C."""
+    parser = argparse.ArgumentParser(prog="python -m examples.demo", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("DEMO_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_PORT", "8000")))
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("DEMO_DATA", "demo-data")))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)-8s %(name)s: %(message)s")
+    # Bind first: the notify_url must name the real port, and the banner must be true.
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror}): "
+            "try --port 8001 or DEMO_PORT=8001"
+        ) from None
+    port = sock.getsockname()[1]
+    with sock, demo_shop(port, args.data) as (wxpay, simulator):
+        url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
+        print(
+            f"\n  wxpay-mw demo shop:  {url}\n"
+            f"  Open it in a browser, press Buy, then Pay on WeChat's sheet.\n"
+            f"  WeChat simulator:    {simulator.base_url} (offline, test merchant "
+            f"{simulator.merchant.mch_id})\n"
+            f"  Orders database:     {args.data / 'orders.db'}\n"
+            f"  Stop with Ctrl-C.\n",
+            flush=True,
+        )
+        server = uvicorn.Server(uvicorn.Config(build_app(wxpay, simulator), log_level="info"))
+        server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+// The demo page plays the mini program. Each function below is what a real mini program
+// does with wx.* APIs (see examples/miniprogram/pages/pay/pay.js for the real thing):
+//   wx.login            -> POST /simulator/login   (the simulator stands in for WeChat)
+//   wx.request prepay   -> POST /wxpay/prepay      (your server, through wxpay-mw)
+//   wx.requestPayment   -> POST /simulator/pay     (the user confirms in WeChat's sheet)
+//   wx.request status   -> GET  /wxpay/orders/{no} (your server; paid once WeChat notified)
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { products: [], merchant: "", lastCode: null, order: null, params: null };
+
+// Amounts are integer fen end to end; format without floating point.
+function yuan(fen) {
+  return `¥${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, "0")}`;
+}
+
+function step(who, text, good = true) {
+  const li = document.createElement("li");
+  li.innerHTML = `<span class="who"></span> <span class="${good ? "ok" : "bad"}"></span>`;
+  li.firstChild.textContent = who;
+  li.lastChild.textContent = text;
+  $("steps").appendChild(li);
+}
+
+class ApiError extends Error {
+  constructor(message, code) { super(message); this.code = code; }
+}
+
+async function call(method, url, body) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: body ? { "content-type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  } catch (err) {
+    throw new ApiError("The shop's server cannot be reached. Is the demo still running?", "network");
+  }
+  let data = {};
+  try { data = await response.json(); } catch (err) { /* not JSON: handled below */ }
+  if (!response.ok) {
+    const code = data.error || (data.errMsg ? "requestPayment:fail" : `HTTP ${response.status}`);
+    const message = data.message || data.errMsg || `The server answered HTTP ${response.status}.`;
+    throw new ApiError(message, code);
+  }
+  return data;
+}
+
+// What the user reads for each stable error code wxpay-mw answers with.
+const FRIENDLY = {
+  wechat_unavailable: "WeChat Pay is not answering right now. Nothing was charged: try again in a moment.",
+  invalid_code: "Your WeChat login has expired. Tap Buy again to log in afresh.",
+  order_paid: "This order is already paid: you will not be charged twice.",
+  order_closed: "This order was closed. Please place a new one.",
+  order_rejected: "The shop could not accept this order.",
+};
+
+function showError(err) {
+  $("error-message").textContent = FRIENDLY[err.code] || err.message;
+  $("error-code").textContent = err.code ? `${err.code}: ${err.message}` : "";
+  $("error").hidden = false;
+}
+
+function hideError() { $("error").hidden = true; }
+
+function show(screen) {
+  $("shop").hidden = screen !== "shop";
+  $("order").hidden = screen !== "order";
+}
+
+async function loadProducts() {
+  const data = await call("GET", "/api/products");
+  state.products = data.products;
+  state.merchant = data.merchant;
+  $("shop-name").textContent = data.merchant;
+  const list = $("products");
+  list.replaceChildren();
+  for (const p of data.products) {
+    const li = document.createElement("li");
+    li.className = "product";
+    li.dataset.testid = `product-${p.id}`;
+    li.innerHTML = `<div class="emoji"></div><div class="info"><div class="name"></div>
+      <div class="price"></div></div><button class="primary" type="button">Buy</button>`;
+    li.querySelector(".emoji").textContent = p.emoji;
+    li.querySelector(".name").textContent = p.name;
+    li.querySelector(".price").textContent = yuan(p.price);
+    const button = li.querySelector("button");
+    button.id = `buy-${p.id}`;
+    button.dataset.testid = `buy-${p.id}`;
+    button.addEventListener("click", () => buy({ product_id: p.id }, button));
+    list.appendChild(li);
+  }
+}
+
+// wx.login: a fresh, single-use code (unless the failure toggle replays the last one).
+async function wxLogin() {
+  if ($("fault-expired-code").checked && state.lastCode) {
+    step("wx.login", `(replaying used code ${state.lastCode.slice(0, 8)}…)`, false);
+    return state.lastCode;
+  }
+  const { code } = await call("POST", "/simulator/login", {});
+  state.lastCode = code;
+  step("wx.login", `→ code ${code.slice(0, 8)}…`);
+  return code;
+}
+
+async function buy(what, button) {
+  hideError();
+  if (button) button.disabled = true;
+  try {
+    const code = await wxLogin();
+    const params = await call("POST", "/wxpay/prepay", { code, ...what });
+    step("POST /wxpay/prepay", `→ ${params.package.slice(0, 24)}…, signType ${params.signType}`);
+    state.params = params;
+    const product = state.products.find((p) => p.id === what.product_id);
+    state.order = {
+      out_trade_no: params.out_trade_no,
+      total_fee: product ? product.price : state.order.total_fee,
+    };
+    $("sheet-merchant").textContent = state.merchant;
+    $("sheet-amount").textContent = yuan(state.order.total_fee);
+    $("sheet").hidden = false;
+    $("confirm-pay").focus();
+  } catch (err) {
+    step("POST /wxpay/prepay", `✗ ${err.code}`, false);
+    showError(err);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+// wx.requestPayment: only the five parameters prepay returned (appId is not one of them).
+async function requestPayment() {
+  const { timeStamp, nonceStr, package: pkg, signType, paySign } = state.params;
+  $("confirm-pay").disabled = true;
+  try {
+    await call("POST", "/simulator/pay", { timeStamp, nonceStr, package: pkg, signType, paySign });
+    step("wx.requestPayment", "→ requestPayment:ok (not yet proof of payment)");
+    $("sheet").hidden = true;
+    await pollUntilPaid(state.order.out_trade_no);
+  } catch (err) {
+    $("sheet").hidden = true;
+    step("wx.requestPayment", `✗ ${err.message}`, false);
+    showError(err);
+  } finally {
+    $("confirm-pay").disabled = false;
+  }
+}
+
+function cancelPayment() {
+  $("sheet").hidden = true;
+  step("wx.requestPayment", "→ requestPayment:fail cancel", false);
+}
+
+// Only the server's word counts: it is paid once WeChat's signed notification arrived
+// (or wxpay-mw's orderquery confirmed it).
+async function pollUntilPaid(no) {
+  show("order");
+  $("status").textContent = "Waiting for WeChat…";
+  $("status-icon").className = "status-icon";
+  $("paid-amount").textContent = yuan(state.order.total_fee);
+  $("out-trade-no").textContent = no;
+  $("transaction-id").textContent = "—";
+  $("pay-again").hidden = true;
+  for (let attempt = 0; attempt < 60; attempt += 1) {
+    const order = await call("GET", `/wxpay/orders/${encodeURIComponent(no)}`);
+    if (order.status !== "pending") {
+      step(`GET /wxpay/orders/${no.slice(0, 10)}…`, `→ ${order.status}`, order.status === "paid");
+      $("status").textContent = order.status === "paid" ? "Paid" : `Order ${order.status}`;
+      $("status-icon").className = `status-icon ${order.status === "paid" ? "paid" : "failed"}`;
+      $("paid-amount").textContent = yuan(order.total_fee);
+      $("transaction-id").textContent = order.transaction_id || "—";
+      $("pay-again").hidden = false;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  $("status-icon").className = "status-icon failed";
+  $("status").textContent = "No confirmation yet";
+  throw new ApiError("WeChat has not confirmed the payment yet. The order stays open; check again later.", "pending");
+}
+
+async function setWeChatDown(down) {
+  if (down) {
+    await call("POST", "/simulator/faults", { endpoint: "/pay/unifiedorder", kind: "http_500" });
+    step("simulator", "unifiedorder now answers HTTP 500", false);
+  } else {
+    await call("DELETE", "/simulator/faults");
+    step("simulator", "WeChat Pay is back");
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("confirm-pay").addEventListener("click", requestPayment);
+  $("cancel-pay").addEventListener("click", cancelPayment);
+  $("error-close").addEventListener("click", hideError);
+  $("back-to-shop").addEventListener("click", () => { hideError(); show("shop"); });
+  $("pay-again").addEventListener("click", (e) =>
+    buy({ out_trade_no: state.order.out_trade_no }, e.currentTarget));
+  $("fault-wechat-down").addEventListener("change", (e) =>
+    setWeChatDown(e.currentTarget.checked).catch(showError));
+  loadProducts().catch(showError);
+});
