@@ -16,8 +16,8 @@ from wxpay_mw import signing
 from wxpay_mw.simulator import Simulator
 from wxpay_mw.xmlmsg import from_xml, to_xml
 
-SUCCESS_XML = b"<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
-FAIL_XML = b"<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[busy]]></return_msg></xml>"
+SUCCESS_XML = to_xml({"return_code": "SUCCESS", "return_msg": "OK"})
+FAIL_XML = to_xml({"return_code": "FAIL", "return_msg": "busy"})
 
 
 @dataclass
@@ -103,8 +103,9 @@ def signed(
 
 
 def post(sim: Simulator, path: str, body: bytes, **kwargs: Any) -> requests.Response:
-    kwargs.setdefault("timeout", 10)
-    return requests.post(sim.base_url + path, data=body, **kwargs)
+    return requests.post(
+        sim.base_url + path, data=body, timeout=kwargs.pop("timeout", 10), **kwargs
+    )
 
 
 def call(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -72,7 +73,7 @@ def test_retries_follow_the_scaled_schedule(sim: Simulator) -> None:
     finally:
         sim.reset()
         receiver.stop()
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     for gap, scheduled in zip(gaps, RETRY_SCHEDULE, strict=False):
         expected = scheduled * 0.001
         # Generous: never early, and not so late that the next step could be mistaken.
