@@ -27,7 +27,7 @@ import pluggy
 
 from . import hookspecs
 from .config import WxPayConfig
-from .errors import WxPayError
+from .errors import WeChatError, WeChatUnavailableError, WxPayError
 from .flow import Flow, PayClient, ReconcileSummary, client_error
 from .sansio import Request, Response
 
@@ -193,7 +193,8 @@ class WxPay:
             return result
         except WxPayError as exc:
             status, body = client_error(exc)
-            if status >= 500:
+            # WeChat's failures were logged by the flow with their context.
+            if status >= 500 and not isinstance(exc, WeChatError | WeChatUnavailableError):
                 log.warning("%s %s: %s", request.method, request.path, exc)
             return _json(status, body)
         except Exception:

@@ -446,6 +446,8 @@ class Flow:
         needed = ("out_trade_no", "out_refund_no", "refund_status")
         if refund_fee is None or total_fee is None or not all(info.get(k) for k in needed):
             raise _Rejected("bad_fields", outer)
+        if not 0 < refund_fee <= total_fee:
+            raise _Rejected("bad_fields", outer)
         return Refund(
             out_trade_no=info["out_trade_no"],
             out_refund_no=info["out_refund_no"],

@@ -19,14 +19,14 @@ def tamper(body: bytes, **changes: str | None) -> bytes:
 
 
 def resign(
-    body: bytes, key: str, sign_type: signing.SignType = "MD5", **changes: str | None
+    body: bytes, key: str, sign_with: signing.SignType = "MD5", **changes: str | None
 ) -> bytes:
     """``body`` with fields changed and signed again with ``key`` (as WeChat would sign)."""
     fields: dict[str, Any] = xmlmsg.from_xml(body)
     fields.update(changes)
     fields.pop("sign", None)
     fields = {k: v for k, v in fields.items() if v is not None}
-    fields["sign"] = signing.sign(fields, key, sign_type)
+    fields["sign"] = signing.sign(fields, key, sign_with)
     return xmlmsg.to_xml(fields)
 
 
