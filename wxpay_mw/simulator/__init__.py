@@ -19,12 +19,38 @@ Also a pytest plugin (fixtures ``wxpay_simulator``, ``wxpay_config``...) and the
 
 from __future__ import annotations
 
-from ._delivery import RETRY_SCHEDULE
-from ._faults import FAULT_KINDS
-from ._merchant import DEFAULT_APPID, DEFAULT_MCH_ID, Merchant
-from ._server import PaymentRefused, Simulator, run_simulator
-from ._state import stable_openid
-from ._wire import PROTOCOL_MSGS
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._delivery import RETRY_SCHEDULE
+    from ._faults import FAULT_KINDS
+    from ._merchant import DEFAULT_APPID, DEFAULT_MCH_ID, Merchant
+    from ._server import PaymentRefused, Simulator, run_simulator
+    from ._state import stable_openid
+    from ._wire import PROTOCOL_MSGS
+
+# Imported on first use: the pytest plugin lives in this package and is loaded by every
+# pytest run, which should not pay for requests and the server until a fixture is used.
+_WHERE = {
+    "RETRY_SCHEDULE": "._delivery",
+    "FAULT_KINDS": "._faults",
+    "DEFAULT_APPID": "._merchant",
+    "DEFAULT_MCH_ID": "._merchant",
+    "Merchant": "._merchant",
+    "PaymentRefused": "._server",
+    "Simulator": "._server",
+    "run_simulator": "._server",
+    "stable_openid": "._state",
+    "PROTOCOL_MSGS": "._wire",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_WHERE[name], __name__), name)
+
 
 __all__ = [
     "DEFAULT_APPID",

@@ -63,6 +63,9 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     """wsgiref's server, one daemon thread per request."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when a test (or a load
+    # test of the host app) opens a few dozen at once.
+    request_queue_size = 128
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can hang for seconds on

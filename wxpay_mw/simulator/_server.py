@@ -81,7 +81,7 @@ class Simulator:
         self._server = make_server(self._host, self._port, SimulatorApp(self._ctx))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.02},
             name="wxpay-simulator",
             daemon=True,
         )
