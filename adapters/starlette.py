@@ -14,6 +14,8 @@ client IP is ``request.client.host``; behind a proxy, use uvicorn's ``--proxy-he
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
@@ -29,16 +31,15 @@ __all__ = ["mount", "routes"]
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-class _Endpoint:
-    """One wxpay-mw path; ``template`` may hold ``{out_trade_no}``."""
+def _endpoint(
+    wxpay: WxPay, template: str
+) -> Callable[[StarletteRequest], Awaitable[StarletteResponse]]:
+    """The endpoint for one wxpay-mw path; ``template`` may hold ``{out_trade_no}``."""
 
-    def __init__(self, wxpay: WxPay, template: str) -> None:
-        self.wxpay = wxpay
-        self.template = template
-
-    async def __call__(self, request: StarletteRequest) -> StarletteResponse:
+    # A plain function, not a callable object: Starlette treats objects as raw ASGI apps.
+    async def endpoint(request: StarletteRequest) -> StarletteResponse:
         headers = {k.lower(): v for k, v in request.headers.items()}
-        cap = self.wxpay.max_body_bytes
+        cap = wxpay.max_body_bytes
         declared = headers.get("content-length", "")
         body = bytearray()
         # A declared body over the cap is refused (413) without reading it.
@@ -47,19 +48,20 @@ class _Endpoint:
                 body += chunk
                 if len(body) > cap:
                     break
-        path = self.template.format(**request.path_params)
         sansio = Request(
             method=request.method,
-            path=path,
+            path=template.format(**request.path_params),
             headers=headers,
             body=bytes(body[: cap + 1]),
             client_ip=request.client.host if request.client else "",
             native=request,
         )
-        response = await run_in_threadpool(self.wxpay.handle, sansio)
+        response = await run_in_threadpool(wxpay.handle, sansio)
         return StarletteResponse(
             content=response.body, status_code=response.status, headers=dict(response.headers)
         )
+
+    return endpoint
 
 
 def routes(wxpay: WxPay, prefix: str = "") -> list[Route]:
@@ -67,10 +69,15 @@ def routes(wxpay: WxPay, prefix: str = "") -> list[Route]:
     base = normalize_prefix(prefix)
     templates = ("/prepay", "/notify", "/refund-notify", "/orders/{out_trade_no}")
     return [
-        Route(base + t, _Endpoint(wxpay, t), methods=_METHODS, name=f"wxpay:{t}") for t in templates
+        Route(base + t, _endpoint(wxpay, t), methods=_METHODS, name=f"wxpay:{t}") for t in templates
     ]
 
 
 def mount(wxpay: WxPay, path: str = "/wxpay") -> Mount:
-    """A Mount serving wxpay-mw's routes under ``path``."""
-    return Mount(normalize_prefix(path), routes=routes(wxpay), name="wxpay")
+    """A Mount serving wxpay-mw's routes under ``path``.
+
+    Everything under ``path`` is wxpay-mw's: an unknown path there gets the same JSON 404
+    as under every other adapter.
+    """
+    rest = Route("/{path:path}", _endpoint(wxpay, "/{path}"), methods=_METHODS)
+    return Mount(normalize_prefix(path), routes=[*routes(wxpay), rest], name="wxpay")

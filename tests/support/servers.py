@@ -32,7 +32,10 @@ def serve_asgi(app: Any, *, lifespan: str = "off") -> Iterator[str]:
         loop="asyncio",
         http="h11",
         ws="none",
+        interface="asgi3",
         lifespan=lifespan,  # type: ignore[arg-type]
+        # The peer address is the client's; no X-Forwarded-For trust in tests.
+        proxy_headers=False,
         log_level="warning",
         access_log=False,
     )
@@ -61,6 +64,8 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
     # requests, and no thread may outlive the test.
     daemon_threads = False
     block_on_close = True
+    # socketserver's default backlog of 5 resets bursts of concurrent connections.
+    request_queue_size = 128
 
 
 @contextmanager
