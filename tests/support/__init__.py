@@ -22,8 +22,8 @@ Reusable by any suite (flow, conformance, reliability, benchmarks)::
     ``fail_paid = True`` makes the paid hook raise; ``trust_openid_header = True`` makes
     ``wxpay_openid_from_request`` return the ``x-test-openid`` header (``OPENID_HEADER``).
 
-``payment_notification(...)``, ``refund_notification(...)``, ``resign(body, key, sign_with="MD5", **changes)``,
-``tamper(body, ...)``
+``payment_notification(...)``, ``refund_notification(...)``,
+``resign(body, key, sign_with="MD5", **changes)``, ``tamper(body, **changes)``
     build WeChat notifications signed with a given key, re-sign a real one with changed
     fields (what a wrong amount from a trusted sender looks like), or change fields while
     keeping the old sign (a forgery).
