@@ -26,15 +26,16 @@ class Product:
     id: str
     name: str
     price: int
-    emoji: str = ""
+    #: The colour of the product's badge on the demo page.
+    tint: str = "#07c160"
 
 
 PRODUCTS: dict[str, Product] = {
     p.id: p
     for p in (
-        Product("tea", "Longjing green tea", 1, "🍵"),
-        Product("dumplings", "Steamed dumplings", 1280, "🥟"),
-        Product("mooncake", "Mooncake gift box", 8800, "🥮"),
+        Product("tea", "Longjing green tea", 1, "#4caf50"),
+        Product("dumplings", "Steamed dumplings", 1280, "#ff9800"),
+        Product("mooncake", "Mooncake gift box", 8800, "#c0392b"),
     )
 }
 

@@ -80,9 +80,11 @@ async function loadProducts() {
     const li = document.createElement("li");
     li.className = "product";
     li.dataset.testid = `product-${p.id}`;
-    li.innerHTML = `<div class="emoji"></div><div class="info"><div class="name"></div>
+    li.innerHTML = `<div class="badge" aria-hidden="true"></div><div class="info"><div class="name"></div>
       <div class="price"></div></div><button class="primary" type="button">Buy</button>`;
-    li.querySelector(".emoji").textContent = p.emoji;
+    const badge = li.querySelector(".badge");
+    badge.textContent = p.name.charAt(0);
+    badge.style.background = p.tint;
     li.querySelector(".name").textContent = p.name;
     li.querySelector(".price").textContent = yuan(p.price);
     const button = li.querySelector("button");
@@ -121,7 +123,7 @@ async function buy(what, button) {
     $("sheet-merchant").textContent = state.merchant;
     $("sheet-amount").textContent = yuan(state.order.total_fee);
     $("sheet").hidden = false;
-    $("confirm-pay").focus();
+    $("confirm-pay").focus({ preventScroll: true });
   } catch (err) {
     step("POST /wxpay/prepay", `✗ ${err.code}`, false);
     showError(err);

@@ -1,0 +1,165 @@
+"""The demo page in Debian's Chromium: buy, pay on WeChat's sheet, see "Paid".
+
+Never downloads a browser: it drives /usr/bin/chromium (``apt-get install chromium``).
+The demo runs as `make demo` runs it, in a subprocess, on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    if not CHROMIUM.exists():
+        message = "no /usr/bin/chromium: 'apt-get install chromium' to run the browser test"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return str(CHROMIUM)
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The demo on a free port (--port 0); its base URL and its SQLite database."""
+    data = tmp_path / "demo-data"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "examples.demo", "--port", "0", "--data", str(data)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        url = None
+        for line in process.stdout:  # the banner is printed once the port is bound
+            found = re.search(r"demo shop:\s+(http://\S+)", line)
+            if found:
+                url = found.group(1).rstrip("/")
+                break
+        assert url, "the demo exited without printing its URL"
+        yield url, data / "orders.db"
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_buy_and_pay_through_the_demo_page(
+    chromium_path: str, demo: tuple[str, Path], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, database = demo
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 820})
+            page.goto(url + "/")
+            expect(page.get_by_test_id("product-dumplings")).to_contain_text("¥12.80")
+            page.get_by_test_id("buy-dumplings").click()
+
+            sheet = page.get_by_test_id("pay-sheet")
+            expect(sheet).to_be_visible()
+            expect(page.get_by_test_id("sheet-amount")).to_have_text("¥12.80")
+            expect(page.get_by_test_id("sheet-merchant")).to_have_text("wxpay-mw demo shop")
+            page.screenshot(path=str(tmp_path / "sheet.png"), animations="disabled")
+            page.get_by_test_id("confirm-pay").click()
+
+            expect(page.get_by_test_id("status")).to_have_text("Paid", timeout=20_000)
+            expect(page.get_by_test_id("paid-amount")).to_have_text("¥12.80")
+            transaction_id = page.get_by_test_id("transaction-id").inner_text()
+            out_trade_no = page.get_by_test_id("out-trade-no").inner_text()
+            assert re.fullmatch(r"\d{20,32}", transaction_id)
+            page.screenshot(path=str(tmp_path / "paid.png"), animations="disabled")
+
+            # Paying the same order again is refused with a readable message.
+            page.get_by_test_id("pay-again").click()
+            expect(page.get_by_test_id("error")).to_be_visible()
+            expect(page.get_by_test_id("error-message")).to_contain_text("already paid")
+        finally:
+            browser.close()
+
+    with closing(sqlite3.connect(database)) as db:
+        row = db.execute(
+            "SELECT status, total_fee, transaction_id FROM orders WHERE out_trade_no = ?",
+            (out_trade_no,),
+        ).fetchone()
+        fulfilled = db.execute("SELECT COUNT(*) FROM fulfilments").fetchone()[0]
+    assert row == ("paid", 1280, transaction_id)
+    assert fulfilled == 1
+    assert (tmp_path / "paid.png").stat().st_size > 0
+
+
+def test_wechat_down_shows_a_readable_message(
+    chromium_path: str, demo: tuple[str, Path], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = demo
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.get_by_text("Try a failure").click()
+            page.get_by_test_id("fault-wechat-down").check()
+            expect(page.get_by_test_id("steps")).to_contain_text("HTTP 500")
+            page.get_by_test_id("buy-tea").click()
+            expect(page.get_by_test_id("error-message")).to_contain_text("not answering")
+            expect(page.get_by_test_id("error-code")).to_contain_text("wechat_unavailable")
+            expect(page.get_by_test_id("pay-sheet")).to_be_hidden()
+            page.screenshot(path=str(tmp_path / "wechat-down.png"), animations="disabled")
+
+            # WeChat back: the next attempt goes through to the payment sheet.
+            page.get_by_test_id("fault-wechat-down").uncheck()
+            expect(page.get_by_test_id("steps")).to_contain_text("back")
+            page.get_by_test_id("buy-tea").click()
+            expect(page.get_by_test_id("sheet-amount")).to_have_text("¥0.01")
+        finally:
+            browser.close()
+
+
+def test_expired_login_code_shows_a_readable_message(
+    chromium_path: str, demo: tuple[str, Path]
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = demo
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.get_by_test_id("buy-tea").click()  # uses a code
+            page.get_by_test_id("cancel-pay").click()
+            page.get_by_text("Try a failure").click()
+            page.get_by_test_id("fault-expired-code").check()
+            page.get_by_test_id("buy-tea").click()  # replays the used code
+            expect(page.get_by_test_id("error-message")).to_contain_text("login has expired")
+            expect(page.get_by_test_id("error-code")).to_contain_text("invalid_code")
+        finally:
+            browser.close()
