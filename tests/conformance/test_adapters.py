@@ -7,13 +7,15 @@ mini program's side is played with ``requests`` and the simulator's login and pa
 
 from __future__ import annotations
 
+import http.client
+import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
 
-from tests.conformance.conftest import Host
+from tests.conformance.conftest import PREFIX, Host
 from tests.support import payment_notification
 from wxpay_mw import xmlmsg
 
@@ -166,3 +168,19 @@ def test_wrong_requests_get_a_json_4xx(
     assert response.json()["error"] == error
     if status == 405:
         assert response.headers["allow"] in ("GET", "POST")
+
+
+def test_a_declared_huge_body_is_refused_without_reading_it(host: Host) -> None:
+    # Only the headers are sent: an adapter that waited for the body would hang here.
+    port = int(host.base.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+    try:
+        conn.putrequest("POST", f"{PREFIX}/notify")
+        conn.putheader("Content-Type", "text/xml")
+        conn.putheader("Content-Length", str(50 * 1024 * 1024))
+        conn.endheaders()
+        response = conn.getresponse()
+        assert response.status == 413
+        assert json.loads(response.read())["error"] == "payload_too_large"
+    finally:
+        conn.close()
