@@ -99,9 +99,18 @@ def from_xml(body: bytes, *, max_bytes: int = MAX_BODY_BYTES, root: str = "xml")
         raise XMLError(f"the root element is <{element.tag}>, expected <{root}>")
     if element.text and element.text.strip():
         raise XMLError(f"<{root}> holds bare text; expected only child elements")
+    if element.attrib:
+        raise XMLError(f"<{root}> has attributes; WeChat's messages have none")
     fields: dict[str, str] = {}
     for child in element:
         name = child.tag
+        # Namespaces and attributes are no part of WeChat's messages: an element such as
+        # <xi:include href=...> must be refused, not carried into the fields as "" (an
+        # empty value is outside the signature, so it would ride along a genuine message).
+        if not isinstance(name, str) or name.startswith("{"):
+            raise XMLError(f"<{name}> is namespaced; WeChat's messages have no namespaces")
+        if child.attrib:
+            raise XMLError(f"<{name}> has attributes; WeChat's messages have none")
         if len(child):
             raise XMLError(f"<{name}> holds nested elements; WeChat's messages are flat")
         if name in fields:
