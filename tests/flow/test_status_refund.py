@@ -32,6 +32,8 @@ def test_an_order_never_placed_is_pending_without_asking_wechat(
     store.put(Order(out_trade_no="N1", total_fee=100, body="test-n1"))
     wxpay_simulator.add_fault("*", "http_500")  # asking WeChat would show as a log line
     assert status_of(wxpay, "N1") == {"out_trade_no": "N1", "status": "pending", "total_fee": 100}
+    # The status comes from the host's store, through wxpay_load_order.
+    assert store.called("wxpay_load_order") == [{"out_trade_no": "N1"}]
 
 
 def test_a_paid_order_shows_its_transaction(wxpay: WxPay, wxpay_simulator: Simulator) -> None:
