@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import socketserver
 import struct
@@ -14,6 +15,7 @@ from ._app import RESET_KEY
 __all__ = ["ThreadingWSGIServer", "make_server"]
 
 logger = logging.getLogger("wxpay_mw.simulator")
+_SECRET_IN_QUERY = re.compile(r"((?:^|[?&])secret=)[^&\s]*")
 
 
 class _Handler(ServerHandler):
@@ -34,8 +36,12 @@ class _RequestHandler(WSGIRequestHandler):
     timeout = 30
 
     def log_message(self, format: str, *args: Any) -> None:
-        # wsgiref writes every request to stderr; a library logs instead.
-        logger.debug("%s " + format, self.address_string(), *args)
+        # wsgiref writes every request to stderr; a library logs instead. The request line
+        # of jscode2session carries the app secret in its query string: never log it.
+        redacted = tuple(
+            _SECRET_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in args
+        )
+        logger.debug("%s " + format, self.address_string(), *redacted)
 
     def handle(self) -> None:
         # wsgiref's own handle(), with our ServerHandler, plus the "reset" fault.
