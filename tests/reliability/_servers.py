@@ -1,0 +1,179 @@
+"""Real multi-process servers running tests/reliability/_app.py, and the test databases.
+
+``run_server("uvicorn" | "gunicorn", env=..., shared=...)`` starts the server in its own
+process group with ``workers`` worker processes, waits until every worker has imported
+the app and the server answers, and on exit stops the whole group (SIGTERM, then
+SIGKILL): no process outlives the test. Its output goes to ``shared/server.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+START_TIMEOUT = 60.0
+
+
+@dataclass
+class ServerProcess:
+    """A running server: its base URL, its process (group leader) and shared directory."""
+
+    kind: str
+    base: str
+    proc: subprocess.Popen[bytes]
+    shared: Path
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/wxpay{path}"
+
+    def worker_pids(self) -> set[int]:
+        """The pids of the workers that have imported the app."""
+        return {int(p.name.removeprefix("ready-")) for p in self.shared.glob("ready-*")}
+
+    def output(self) -> str:
+        log = self.shared / "server.log"
+        return log.read_text("utf-8", "replace") if log.exists() else ""
+
+    def reactions(self) -> list[str]:
+        """One line per paid reaction that ran (``out_trade_no transaction_id pid``)."""
+        path = self.shared / "reactions"
+        return path.read_text("utf-8").splitlines() if path.exists() else []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _command(kind: str, workers: int, port: int) -> list[str]:
+    if kind == "uvicorn":
+        return [
+            sys.executable, "-m", "uvicorn", "tests.reliability._app:asgi_app",
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+            "--http", "h11", "--loop", "asyncio",
+        ]  # fmt: skip
+    if kind == "gunicorn":
+        return [
+            sys.executable, "-m", "gunicorn", "tests.reliability._app:wsgi_app",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", "8", "--log-level", "warning",
+            "--graceful-timeout", "2",
+        ]  # fmt: skip
+    raise ValueError(kind)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(wait)
+            # The leader is gone; make sure no worker of its group lingers either.
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextmanager
+def run_server(
+    kind: str, *, env: dict[str, str], shared: Path, workers: int = 4
+) -> Iterator[ServerProcess]:
+    """Run ``kind`` with ``workers`` processes serving the test app; yields it when ready."""
+    shared.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **env, "WXPAY_TEST_DIR": str(shared), "PYTHONPATH": str(ROOT)}
+    for attempt in range(3):
+        port = _free_port()
+        log = open(shared / "server.log", "ab")  # noqa: SIM115 - closed below
+        proc = subprocess.Popen(
+            _command(kind, workers, port),
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        server = ServerProcess(kind, f"http://127.0.0.1:{port}", proc, shared)
+        try:
+            if _wait_ready(server, workers):
+                yield server
+                return
+        finally:
+            _stop(proc)
+        # The port was taken between choosing and binding it: try another.
+        if "address already in use" not in server.output().lower() or attempt == 2:
+            raise RuntimeError(f"{kind} did not start:\n{server.output()[-4000:]}")
+    raise AssertionError("unreachable")
+
+
+def _wait_ready(server: ServerProcess, workers: int) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.proc.poll() is not None:
+            return False
+        if len(server.worker_pids()) >= workers:
+            try:
+                answer = requests.get(server.url("/orders/none"), timeout=5)
+                if answer.status_code == 404:
+                    return True
+            except requests.ConnectionError:
+                pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{server.kind} not ready in {START_TIMEOUT}s:\n{server.output()[-4000:]}")
+
+
+def pg_or_skip() -> None:
+    """Skip (fail under CI) when no PostgreSQL answers at WXPAY_TEST_PG_URL."""
+    import psycopg
+
+    try:
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        message = (
+            f"no PostgreSQL at {PG_URL} ({str(exc).strip().splitlines()[0]}); set "
+            "WXPAY_TEST_PG_URL=postgresql://user@host:port/db to point these tests at one"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@contextmanager
+def database(kind: str, tmp: Path) -> Iterator[str]:
+    """A fresh reference-store database URL: a SQLite file, or a PostgreSQL schema."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp}/orders.db"
+        return
+    import psycopg
+
+    pg_or_skip()
+    schema = f"wxpay_rel_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
