@@ -139,7 +139,10 @@ class _Postgres:
     def __init__(self, url: str) -> None:
         import psycopg  # only hosts on PostgreSQL need it installed
 
-        self.connect = lambda: psycopg.connect(url)
+        self.psycopg, self.url = psycopg, url
+
+    def connect(self) -> Any:
+        return self.psycopg.connect(self.url)
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Any]:
