@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["ANSWER", "asgi", "flask", "starlette", "wsgi"]
+__all__ = ["ANSWER", "asgi", "asgi_thread_hop", "flask", "starlette", "wsgi"]
 
 ANSWER = (
     b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
@@ -93,5 +93,26 @@ def wsgi() -> Callable[..., Iterable[bytes]]:
             ],
         )
         return [body]
+
+    return app
+
+
+def asgi_thread_hop() -> Callable[..., Any]:
+    """The raw ASGI app plus one ``anyio.to_thread.run_sync`` of a no-op per request.
+
+    Not a baseline for the bar: it shows what the one worker-thread hop that the design
+    requires of async adapters (hooks are synchronous) costs on its own.
+    """
+    import anyio.to_thread
+
+    inner = asgi()
+
+    def nothing() -> None:
+        return None
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            await anyio.to_thread.run_sync(nothing)
+        await inner(scope, receive, send)
 
     return app

@@ -51,6 +51,10 @@ class LoadSpec:
     expect: bytes = b""  # a substring every answer body must contain, if set
     reject: bytes = b""  # a substring no answer body may contain, if set
     record_latency: bool = True
+    #: Seconds each connection waits between an answer and its next request (a probe).
+    interval: float = 0.0
+    #: Keep (wall-clock send time, latency) of every request, to cut a time window.
+    samples: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -67,6 +71,7 @@ class _Conn(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.index = -1
         self.t0 = 0.0
+        self.wall = 0.0
         self.closed = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -76,11 +81,14 @@ class _Conn(asyncio.Protocol):
 
     def send_next(self) -> None:
         assert self.transport is not None
+        if self.transport.is_closing():
+            return
         self.index = self.run.take()
         if self.index < 0:
             self.transport.close()
             return
         self.t0 = time.perf_counter()
+        self.wall = time.time()
         self.transport.write(self.run.spec.requests[self.index])
 
     def data_received(self, data: bytes) -> None:
@@ -96,13 +104,16 @@ class _Conn(asyncio.Protocol):
                 return
             body = bytes(self.buf[end + 4 : total])
             del self.buf[:total]
-            self.run.record(status, body, time.perf_counter() - self.t0)
+            self.run.record(status, body, time.perf_counter() - self.t0, self.wall)
             self.index = -1
             if close:
                 assert self.transport is not None
                 self.transport.close()
                 return
-            self.send_next()
+            if self.run.spec.interval:
+                asyncio.get_running_loop().call_later(self.run.spec.interval, self.send_next)
+            else:
+                self.send_next()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.index >= 0:
@@ -114,16 +125,18 @@ class _Conn(asyncio.Protocol):
 
 def _parse_head(head: bytes) -> tuple[int, bool, int]:
     lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
+    version, status_text = lines[0].split(b" ", 2)[:2]
+    status = int(status_text)
     length = 0
-    close = False
+    # HTTP/1.0 (wsgiref, the simulator) closes after each answer unless it says otherwise.
+    close = version == b"HTTP/1.0"
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
         if name == b"content-length":
             length = int(value)
-        elif name == b"connection" and b"close" in value.lower():
-            close = True
+        elif name == b"connection":
+            close = b"close" in value.lower()
         elif name == b"transfer-encoding":
             raise ValueError("chunked answers are not supported by this generator")
     return length, close, status
@@ -137,6 +150,7 @@ class _Run:
         self.attempts: dict[int, int] = {}
         self.statuses: dict[int, int] = {}
         self.latencies: list[float] = []
+        self.samples: list[tuple[float, float]] = []
         self.mismatched = 0
         self.errors = 0
         self.reconnects = 0
@@ -153,10 +167,12 @@ class _Run:
         self.next += 1
         return self.next - 1
 
-    def record(self, status: int, body: bytes, latency: float) -> None:
+    def record(self, status: int, body: bytes, latency: float, wall: float) -> None:
         spec = self.spec
         if spec.record_latency:
             self.latencies.append(latency)
+        if spec.samples:
+            self.samples.append((wall, latency))
         self.statuses[status] = self.statuses.get(status, 0) + 1
         if (spec.expect and spec.expect not in body) or (spec.reject and spec.reject in body):
             self.mismatched += 1
@@ -200,9 +216,11 @@ async def _connection(run: _Run) -> None:
 
 async def _run(spec: LoadSpec) -> dict[str, Any]:
     run = _Run(spec)
+    wall_start = time.time()
     start = time.perf_counter()
     await asyncio.gather(*(_connection(run) for _ in range(spec.connections)))
     elapsed = time.perf_counter() - start
+    wall_end = time.time()
     done = sum(run.statuses.values())
     latencies = sorted(run.latencies)
 
@@ -225,6 +243,9 @@ async def _run(spec: LoadSpec) -> dict[str, Any]:
         "max_ms": latencies[-1] * 1000 if latencies else float("nan"),
         "first_error": run.first_error,
         "timed_out": done + run.errors < len(spec.requests),
+        "wall_start": wall_start,
+        "wall_end": wall_end,
+        "samples": run.samples,
     }
 
 
@@ -239,6 +260,8 @@ def write_spec(spec: LoadSpec, path: str) -> None:
         "expect": spec.expect.hex(),
         "reject": spec.reject.hex(),
         "record_latency": spec.record_latency,
+        "interval": spec.interval,
+        "samples": spec.samples,
     }
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
@@ -256,6 +279,8 @@ def read_spec(path: str) -> LoadSpec:
         expect=bytes.fromhex(data["expect"]),
         reject=bytes.fromhex(data["reject"]),
         record_latency=data["record_latency"],
+        interval=data.get("interval", 0.0),
+        samples=data.get("samples", False),
     )
 
 

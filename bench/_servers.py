@@ -145,7 +145,7 @@ def running(
     """Start ``target`` under server ``kind`` with ``env`` added; kill it on exit."""
     port = free_port()
     log = log_dir / f"{kind}-{target.replace(':', '.')}-{port}.log"
-    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             server_command(kind, target, port, threads=threads),
