@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from wxpay_mw.simulator import Merchant
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START_TIMEOUT = 60.0
@@ -52,6 +54,25 @@ class ServerProcess:
         """One line per paid reaction that ran (``out_trade_no transaction_id pid``)."""
         path = self.shared / "reactions"
         return path.read_text("utf-8").splitlines() if path.exists() else []
+
+
+def merchant_env(
+    merchant: Merchant, db_url: str, api_base: str = "http://127.0.0.1:9"
+) -> dict[str, str]:
+    """The environment that configures tests/reliability/_app.py for ``merchant``.
+
+    WeChat is at ``api_base`` (default: a closed port); the notify_url is the server's own.
+    """
+    return {
+        "WXPAY_APPID": merchant.appid,
+        "WXPAY_MCH_ID": merchant.mch_id,
+        "WXPAY_API_KEY": merchant.api_key,
+        "WXPAY_APP_SECRET": merchant.app_secret,
+        "WXPAY_NOTIFY_URL": "{server}/wxpay/notify",
+        "WXPAY_API_BASE": api_base,
+        "WXPAY_LOGIN_BASE": api_base,
+        "WXPAY_TEST_DB_URL": db_url,
+    }
 
 
 def _free_port() -> int:
@@ -99,22 +120,28 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def run_server(
     kind: str, *, env: dict[str, str], shared: Path, workers: int = 4
 ) -> Iterator[ServerProcess]:
-    """Run ``kind`` with ``workers`` processes serving the test app; yields it when ready."""
+    """Run ``kind`` with ``workers`` processes serving the test app; yields it when ready.
+
+    ``{server}`` in an ``env`` value is replaced by the server's base URL.
+    """
     shared.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **env, "WXPAY_TEST_DIR": str(shared), "PYTHONPATH": str(ROOT)}
     for attempt in range(3):
         port = _free_port()
+        # "{server}" in a value stands for the server's own base URL (a notify_url).
+        base = f"http://127.0.0.1:{port}"
+        proc_env = {k: v.replace("{server}", base) for k, v in full_env.items()}
         log = open(shared / "server.log", "ab")  # noqa: SIM115 - closed below
         proc = subprocess.Popen(
             _command(kind, workers, port),
             cwd=ROOT,
-            env=full_env,
+            env=proc_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
-        server = ServerProcess(kind, f"http://127.0.0.1:{port}", proc, shared)
+        server = ServerProcess(kind, base, proc, shared)
         try:
             if _wait_ready(server, workers):
                 yield server

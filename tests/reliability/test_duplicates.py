@@ -23,27 +23,11 @@ from tests.support import payment_notification
 from wxpay_mw import Order, xmlmsg
 from wxpay_mw.simulator import Merchant
 
-from ._servers import database, run_server
+from ._servers import database, merchant_env, run_server
 
 COPIES = 200
 WORKERS = 4
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def merchant_env(
-    merchant: Merchant, db_url: str, api_base: str = "http://127.0.0.1:9"
-) -> dict[str, str]:
-    """The environment that configures tests/reliability/_app.py."""
-    return {
-        "WXPAY_APPID": merchant.appid,
-        "WXPAY_MCH_ID": merchant.mch_id,
-        "WXPAY_API_KEY": merchant.api_key,
-        "WXPAY_APP_SECRET": merchant.app_secret,
-        "WXPAY_NOTIFY_URL": "http://127.0.0.1:9/wxpay/notify",
-        "WXPAY_API_BASE": api_base,
-        "WXPAY_LOGIN_BASE": api_base,
-        "WXPAY_TEST_DB_URL": db_url,
-    }
 
 
 @pytest.mark.slow
