@@ -1,0 +1,244 @@
+"""The ``wxpay-mw`` command: sign and verify WeChat Pay v2 messages, run the simulator.
+
+``wxpay-mw sign`` prints the exact string that is signed (the key masked) and the sign, so
+a wrong MD5 can be traced to the one field that differs. ``wxpay-mw verify`` checks a
+saved XML message and, when its sign is wrong, shows what it expected.
+
+Each subcommand is one function decorated with :func:`_command`: it receives its own
+``argparse`` parser, adds its arguments and returns the function that runs it. Only the
+chosen subcommand's function is called, so a subcommand may import heavy or optional
+modules inside it (the simulator does) without slowing down or breaking the others.
+
+Exit status: 0 success, 1 a negative answer (``verify``: the sign is wrong), 2 bad input
+or another error (one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from . import __version__, signing
+from .errors import WxPayError
+from .xmlmsg import from_xml
+
+__all__ = ["main"]
+
+Runner = Callable[[argparse.Namespace], int]
+Setup = Callable[[argparse.ArgumentParser], Runner]
+
+_PROG = "wxpay-mw"
+# name -> (one-line help, setup); filled by @_command in definition order.
+_COMMANDS: dict[str, tuple[str, Setup]] = {}
+
+
+class CommandError(Exception):
+    """Bad input to a subcommand: printed as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become one line instead of usage plus exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandError(f"{message} (see '{self.prog} --help')")
+
+
+def _command(name: str, help: str) -> Callable[[Setup], Setup]:
+    """Register ``setup`` as subcommand ``name``; ``help`` is its line in ``--help``."""
+
+    def register(setup: Setup) -> Setup:
+        _COMMANDS[name] = (help, setup)
+        return setup
+
+    return register
+
+
+# --- shared helpers ------------------------------------------------------------------
+
+
+def _mask(key: str) -> str:
+    # All stars, one per character: the length shows whether it is a 32-character API
+    # key, and not a single character of the key reaches a terminal, a log or a ticket.
+    return "*" * len(key)
+
+
+def _key_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--key",
+        help="the API key (default: $WXPAY_API_KEY; prefer the variable: "
+        "a --key ends up in the shell history)",
+    )
+    parser.add_argument(
+        "--sign-type",
+        type=str.upper,
+        choices=signing.SIGN_TYPES,
+        help="MD5 or HMAC-SHA256",
+    )
+
+
+def _key(args: argparse.Namespace) -> str:
+    key: str | None = args.key or os.environ.get("WXPAY_API_KEY")
+    if not key:
+        raise CommandError("no key: pass --key or set WXPAY_API_KEY")
+    if len(key) != 32 or not key.isalnum():
+        _note(
+            f"the key has {len(key)} characters; WeChat's API key is 32 letters and digits "
+            "(the app secret is not the API key)"
+        )
+    return key
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _signed_string(params: dict[str, str], key: str) -> str:
+    return f"{signing.string_to_sign(params)}&key={_mask(key)}"
+
+
+# --- subcommands ---------------------------------------------------------------------
+
+
+@_command("sign", "print the exact string signed (key masked), then the sign")
+def _sign(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = (
+        "Sign name=value parameters as WeChat Pay v2 does. Prints the string that was "
+        "signed, with the key masked, then the sign on the last line."
+    )
+    _key_argument(parser)
+    parser.add_argument("params", nargs="+", metavar="name=value", help="the parameters")
+
+    def run(args: argparse.Namespace) -> int:
+        params: dict[str, str] = {}
+        for item in args.params:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise CommandError(f"{item!r} is not name=value")
+            if name in params:
+                raise CommandError(f"{name} is given twice")
+            params[name] = value
+        if "sign" in params:
+            _note("'sign' is never part of the string to sign; it was left out")
+        empty = sorted(k for k, v in params.items() if v == "")
+        if empty:
+            _note(f"empty values are not signed: {', '.join(empty)}")
+        key = _key(args)
+        sign_type: signing.SignType = args.sign_type or signing.MD5
+        print(_signed_string(params, key))
+        print(signing.sign(params, key, sign_type))
+        return 0
+
+    return run
+
+
+@_command("verify", "check the sign of a WeChat XML message; show what was expected")
+def _verify(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = (
+        "Check the sign of a WeChat Pay v2 XML message. Exit 0 if it is right; otherwise "
+        "show the string that should have been signed (key masked) and exit 1. Without "
+        "--sign-type, the message's sign_type decides, else the sign's length "
+        "(32: MD5, 64: HMAC-SHA256)."
+    )
+    _key_argument(parser)
+    parser.add_argument("file", metavar="FILE.xml", help="the message; '-' reads stdin")
+
+    def run(args: argparse.Namespace) -> int:
+        if args.file == "-":
+            body = sys.stdin.buffer.read()
+        else:
+            try:
+                body = Path(args.file).read_bytes()
+            except OSError as exc:
+                raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        fields = from_xml(body)
+        key = _key(args)
+        given = fields.get("sign", "")
+        sign_type: signing.SignType
+        if args.sign_type:
+            sign_type, how = args.sign_type, "--sign-type"
+        elif fields.get("sign_type"):
+            sign_type, how = signing.sign_type_of(fields, signing.MD5), "the message's sign_type"
+        else:
+            sign_type = signing.HMAC_SHA256 if len(given) == 64 else signing.MD5
+            how = "the sign's length"
+        expected = signing.sign(fields, key, sign_type)
+        if signing.verify(fields, key, sign_type):
+            print(f"OK: the sign is right ({sign_type}, chosen by {how})")
+            return 0
+        print(f"BAD: the sign is wrong ({sign_type}, chosen by {how})")
+        print(f"string signed: {_signed_string(fields, key)}")
+        print(f"expected: {expected}")
+        print(f"given:    {given or '(no sign in the message)'}")
+        other: signing.SignType = signing.HMAC_SHA256 if sign_type == signing.MD5 else signing.MD5
+        if given and given.upper() == expected:
+            print("hint: it matches in lower case; WeChat's signs are upper-case hex")
+        elif given and signing.verify(fields, key, other):
+            print(f"hint: it matches {other}; the message was signed with {other}")
+        return 1
+
+    return run
+
+
+@_command("simulator", "run the offline WeChat simulator (login and pay hosts)")
+def _simulator(parser: argparse.ArgumentParser) -> Runner:
+    # Imported here, not at the top: the simulator is a large module, and `sign` /
+    # `verify` must work even where it is broken or absent.
+    try:
+        _cli = importlib.import_module("wxpay_mw.simulator._cli")
+    except ImportError as exc:
+        raise CommandError(f"the simulator is not available in this install: {exc}") from None
+    parser.description = "Run the offline WeChat simulator until Ctrl-C."
+    _cli.add_arguments(parser)
+    run: Runner = _cli.run
+    return run
+
+
+# --- entry point ---------------------------------------------------------------------
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    # The top level has only -h and --version, so the first word is the subcommand.
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=_PROG,
+        description="WeChat Mini Program payments (WeChat Pay v2): tools for developers.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(metavar="COMMAND", dest="command", required=True)
+    chosen = _chosen(argv)
+    for name, (help, setup) in _COMMANDS.items():
+        sub = commands.add_parser(name, help=help, description=help)
+        if name == chosen:
+            sub.set_defaults(run=setup(sub))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``wxpay-mw`` with ``argv`` (default: the command line); the exit status."""
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    try:
+        try:
+            args = _parser(args_list).parse_args(args_list)
+        except SystemExit as exc:  # --help and --version
+            return exc.code if isinstance(exc.code, int) else 0
+        run: Runner | None = getattr(args, "run", None)
+        if run is None:
+            raise CommandError("choose a command (see 'wxpay-mw --help')")
+        return run(args)
+    except (CommandError, WxPayError, ValueError) as exc:
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
