@@ -2,7 +2,8 @@
 
 ``wxpay-mw sign`` prints the exact string that is signed (the key masked) and the sign, so
 a wrong MD5 can be traced to the one field that differs. ``wxpay-mw verify`` checks a
-saved XML message and, when its sign is wrong, shows what it expected.
+saved XML message and, when its sign is wrong, shows what it expected. ``wxpay-mw
+reconcile --app module:wxpay`` asks WeChat about pending orders (for cron).
 
 Each subcommand is one function decorated with :func:`_command`: it receives its own
 ``argparse`` parser, adds its arguments and returns the function that runs it. Only the
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -195,6 +198,45 @@ def _simulator(parser: argparse.ArgumentParser) -> Runner:
     parser.description = "Run the offline WeChat simulator until Ctrl-C."
     _cli.add_arguments(parser)
     run: Runner = _cli.run
+    return run
+
+
+@_command("reconcile", "ask WeChat about pending orders whose notification never came")
+def _reconcile(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = (
+        "Load the host's WxPay object and ask WeChat (orderquery) about every pending "
+        "order placed more than --older-than seconds ago: paid ones get the paid hook "
+        "(exactly once, as for a notification), closed ones the closed hook. Prints the "
+        "counts as JSON; exits 1 when some orders could not be checked (run it again), "
+        "so it can run from cron."
+    )
+    parser.add_argument(
+        "--app",
+        required=True,
+        metavar="MODULE:ATTRIBUTE",
+        help="where the host's WxPay object is, e.g. myshop.payments:wxpay (the current "
+        "directory is importable)",
+    )
+    parser.add_argument("--older-than", type=float, default=600.0, metavar="SECONDS")
+    parser.add_argument("--limit", type=int, default=100, help="at most this many orders")
+
+    def run(args: argparse.Namespace) -> int:
+        from .app import WxPay
+
+        module_name, _, attribute = args.app.partition(":")
+        if not module_name or not attribute:
+            raise CommandError(f"--app {args.app!r}: expected MODULE:ATTRIBUTE")
+        sys.path.insert(0, os.getcwd())
+        try:
+            wxpay = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise CommandError(f"--app {args.app!r}: {exc}") from None
+        if not isinstance(wxpay, WxPay):
+            raise CommandError(f"--app {args.app!r} is a {type(wxpay).__name__}, not a WxPay")
+        summary = wxpay.reconcile(time.time() - args.older_than, args.limit)
+        print(json.dumps(summary.as_dict()))
+        return 1 if summary.unavailable or summary.failed else 0
+
     return run
 
 
