@@ -27,14 +27,19 @@ from ._servers import WSGI_THREADS, running
 
 __all__ = ["ADAPTERS", "run"]
 
-#: (label, server, bare target, wxpay-mw target)
+#: (label, server, bare target, wxpay-mw target, diagnostic target or "")
 ADAPTERS = [
-    ("ASGI middleware", "uvicorn", "bench._bare:asgi", "bench._apps:asgi"),
-    ("Starlette mount", "uvicorn", "bench._bare:starlette", "bench._apps:starlette"),
-    ("Flask extension", "gunicorn", "bench._bare:flask", "bench._apps:flask"),
-    ("WSGI middleware", "gunicorn", "bench._bare:wsgi", "bench._apps:wsgi"),
+    (
+        "ASGI middleware",
+        "uvicorn",
+        "bench._bare:asgi",
+        "bench._apps:asgi",
+        "bench._bare:asgi_thread_hop",
+    ),
+    ("Starlette mount", "uvicorn", "bench._bare:starlette", "bench._apps:starlette", ""),
+    ("Flask extension", "gunicorn", "bench._bare:flask", "bench._apps:flask", ""),
+    ("WSGI middleware", "gunicorn", "bench._bare:wsgi", "bench._apps:wsgi", ""),
 ]
-VARIANTS = ("bare", "memory", "store")
 CONNECTIONS = 16
 BAR = 0.8
 
@@ -97,10 +102,13 @@ def run(quick: bool = False) -> Section:
     with tempfile.TemporaryDirectory(prefix="wxpay-bench-") as tmpdir:
         tmp = Path(tmpdir)
         warm_spec, rep_specs = _write_specs(tmp, warmup, per_run, reps)
-        for label, server, bare_target, wxpay_target in adapters:
+        for label, server, bare_target, wxpay_target, hop_target in adapters:
             started = time.perf_counter()
-            rps: dict[str, list[float]] = {v: [] for v in VARIANTS}
-            ratios: dict[str, list[float]] = {"memory": [], "store": []}
+            variants = (
+                ("bare", "memory", "store", "hop") if hop_target else ("bare", "memory", "store")
+            )
+            rps: dict[str, list[float]] = {v: [] for v in variants}
+            ratios: dict[str, list[float]] = {v: [] for v in variants[1:]}
             problems: list[str] = []
             db = tmp / f"store-{server}-{wxpay_target.rsplit(':', 1)[1]}.db"
             populate_store(f"sqlite:///{db}", total_orders)
@@ -117,23 +125,24 @@ def run(quick: bool = False) -> Section:
             }
             with contextlib.ExitStack() as stack:
                 ports: dict[str, int] = {}
-                for variant in VARIANTS:
+                for variant in variants:
                     target, env = envs[variant]
                     srv = stack.enter_context(running(server, target, env, tmp))
                     ports[variant] = srv.port
-                for variant in VARIANTS:
+                for variant in variants:
                     _check(run_load(warm_spec, ports[variant], 90), f"{variant} warm-up", problems)
                 for rep in range(reps):
-                    order = VARIANTS[rep % 3 :] + VARIANTS[: rep % 3]
+                    shift = rep % len(variants)
+                    order = variants[shift:] + variants[:shift]
                     measured: dict[str, float] = {}
                     for variant in order:
                         result = run_load(rep_specs[rep], ports[variant], 90)
                         _check(result, f"{variant} rep {rep}", problems)
                         measured[variant] = result["rps"]
                         gen_cpu.append(result["cpu_s"] / max(result["elapsed"], 1e-9))
-                    for variant in VARIANTS:
+                    for variant in variants:
                         rps[variant].append(measured[variant])
-                    for variant in ("memory", "store"):
+                    for variant in variants[1:]:
                         ratios[variant].append(measured[variant] / measured["bare"])
             mem_ratio = median(ratios["memory"])
             store_ratio = median(ratios["store"])
@@ -155,6 +164,16 @@ def run(quick: bool = False) -> Section:
                     note=f"per-rep ratios {', '.join(f'{r:.2f}' for r in ratios['store'])}",
                 )
             )
+            if hop_target:
+                hop_ratio = median(ratios["hop"])
+                section.figures.append(
+                    Figure(
+                        name=f"{label} ({server}): diagnostic, bare + one worker-thread hop, req/s",
+                        value=f"{median(rps['hop']):,.0f} (x{hop_ratio:.2f} of bare)",
+                        note="the bare app plus one anyio.to_thread.run_sync(no-op) per "
+                        "request: the cost of the hop the design requires of async adapters",
+                    )
+                )
             section.notes.append(
                 f"{label}: {time.perf_counter() - started:.0f} s; bare req/s per rep "
                 f"{', '.join(f'{r:,.0f}' for r in rps['bare'])}; in-memory "
