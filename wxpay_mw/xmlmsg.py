@@ -35,6 +35,10 @@ _NOT_XML_CHAR = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff
 
 
 def _cdata(name: str, text: str) -> str:
+    # Fast path for the usual value (printable ASCII, no "]]>"): nothing below can apply
+    # to it, so it is wrapped as is. Everything else takes the careful path.
+    if text.isascii() and text.isprintable() and "]]>" not in text:
+        return "<![CDATA[" + text + "]]>"
     bad = _NOT_XML_CHAR.search(text)
     if bad:
         raise ValueError(
@@ -54,7 +58,8 @@ def to_xml(params: Mapping[str, str | int | None], root: str = "xml") -> bytes:
     for name, value in params.items():
         if value is None:
             continue
-        if not _NAME.match(name):
+        # An ASCII identifier always matches _NAME; the regex decides the rest.
+        if not (name.isascii() and name.isidentifier()) and not _NAME.match(name):
             raise ValueError(f"{name!r} is not a valid XML element name")
         if isinstance(value, bool):
             raise TypeError(f"{name}: a WeChat parameter cannot be a bool")
