@@ -19,10 +19,15 @@ _SECRET_IN_QUERY = re.compile(r"((?:^|[?&])secret=)[^&\s]*")
 
 
 class _Handler(ServerHandler):
+    #: Set by the "reset" fault; read after run(), when close() has dropped the environ.
+    reset_connection = False
+
     def finish_response(self) -> None:
         # The "reset" fault: write nothing at all; the request handler then drops the
         # connection with an RST.
-        if getattr(self, "environ", {}).get(RESET_KEY):
+        environ: dict[str, Any] | None = getattr(self, "environ", None)
+        if environ is not None and environ.get(RESET_KEY):
+            self.reset_connection = True
             self.close()
             return
         super().finish_response()
@@ -60,7 +65,7 @@ class _RequestHandler(WSGIRequestHandler):
         )
         handler.request_handler = self  # type: ignore[attr-defined]
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
-        if getattr(handler, "environ", {}).get(RESET_KEY):
+        if handler.reset_connection:
             # SO_LINGER 0: closing sends RST, the closest thing to a connection reset.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
