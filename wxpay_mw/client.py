@@ -33,19 +33,17 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.exceptions import HTTPError as _Urllib3Error
 from urllib3.util.retry import Retry
 
 from . import signing
+from ._answers import LOGIN_CLASSES, check_result, check_return, summary
+from ._checks import OUT_REFUND_NO, fen, out_no, text
+from ._logsafe import install_redaction
+from ._transport import bad_status, garbled, translate
 from .config import WxPayConfig
 from .errors import (
     ConfigError,
-    LoginError,
-    OrderClosedError,
-    OrderPaidError,
-    OutTradeNoUsedError,
-    RateLimitedError,
     ResponseMismatchError,
     ResponseSignatureError,
     WeChatError,
@@ -62,91 +60,12 @@ LOGIN_PATH: Final = "/sns/jscode2session"
 _SANDBOX_PREFIX: Final = "/sandboxnew"
 _GETSIGNKEY: Final = "/sandboxnew/pay/getsignkey"
 
-# err_code -> the exception class a caller can catch by meaning.
-_ERR_CLASSES: Final[dict[str, type[WeChatError]]] = {
-    "ORDERPAID": OrderPaidError,
-    "ORDERCLOSED": OrderClosedError,
-    "OUT_TRADE_NO_USED": OutTradeNoUsedError,
-    "FREQUENCY_LIMITED": RateLimitedError,
-    "INVALID_REQ_TOO_MUCH": RateLimitedError,
-}
-# jscode2session errcodes. -1 (busy) stays a plain WeChatError, which is ``retryable``.
-_LOGIN_CLASSES: Final[dict[str, type[WeChatError]]] = {
-    "40029": LoginError,
-    "40163": LoginError,
-    "40226": LoginError,
-    "45011": RateLimitedError,
-}
-
-_OUT_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,32}$")
-_OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
 _TIME_EXPIRE = re.compile(r"^\d{14}$")
 _BILL_DATE = re.compile(r"^\d{8}$")
 _BILL_TYPES: Final = ("ALL", "SUCCESS", "REFUND", "RECHARGE_REFUND")
 # Set by the client on every request; a caller's ``extra`` may not override them.
 _RESERVED: Final = frozenset({"appid", "mch_id", "nonce_str", "sign", "sign_type"})
-# Fields never copied into an exception or a log line.
-_SECRET_FIELDS: Final = frozenset({"sandbox_signkey", "session_key"})
-# What may appear in a debug summary of a request or an answer: ids and states only.
-_SUMMARY_FIELDS: Final = (
-    "out_trade_no",
-    "transaction_id",
-    "out_refund_no",
-    "total_fee",
-    "refund_fee",
-    "bill_date",
-    "return_code",
-    "result_code",
-    "err_code",
-    "trade_state",
-)
-_SECRET_IN_TEXT = re.compile(r"((?:^|[?&\s'\"])(?:secret|key|sandbox_signkey)=)[^&\s'\"]*")
-
 Param = str | int | None
-
-
-# --- secrets out of logs -------------------------------------------------------------
-
-
-def _redact(text: str) -> str:
-    """``text`` with any ``secret=...`` / ``key=...`` value replaced by ``***``."""
-    return _SECRET_IN_TEXT.sub(r"\1***", text)
-
-
-class _RedactSecrets(logging.Filter):
-    """Redacts ``secret=`` in urllib3's own log records.
-
-    jscode2session takes the app secret in its query string (WeChat's design), and
-    urllib3 logs request URLs at DEBUG and on retries at WARNING. The filter sits on
-    urllib3's loggers, where those records are created, so no handler ever sees them.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = _redact(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _redact(a) if isinstance(a, str) else _redact(str(a)) if "secret=" in str(a) else a
-                for a in record.args
-            )
-        return True
-
-
-_URLLIB3_LOGGERS: Final = (
-    "urllib3.connectionpool",
-    "urllib3.connection",
-    "urllib3.poolmanager",
-    "urllib3.util.retry",
-)
-_FILTER_LOCK = threading.Lock()
-
-
-def _install_redaction() -> None:
-    with _FILTER_LOCK:
-        for name in _URLLIB3_LOGGERS:
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, _RedactSecrets) for f in logger.filters):
-                logger.addFilter(_RedactSecrets())
 
 
 # --- results -------------------------------------------------------------------------
@@ -169,34 +88,6 @@ class LoginSession:
 # --- argument checks (bad input is a ValueError before anything is sent) -------------
 
 
-def _fen(name: str, value: object, *, allow_zero: bool = False) -> int:
-    # bool is an int; a float such as 9.8 * 100 == 980.0000000000001 is the classic
-    # wrong amount. WeChat takes integer fen only, so refuse both outright.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(
-            f"{name} must be an int number of fen (1 CNY = 100 fen), not {type(value).__name__}"
-        )
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ValueError(f"{name} must be a positive number of fen, not {value}")
-    return value
-
-
-def _text(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string")
-    return value
-
-
-def _out_no(name: str, value: object, pattern: re.Pattern[str] = _OUT_NO) -> str:
-    text = _text(name, value)
-    if not pattern.match(text):
-        longest = 64 if pattern is _OUT_REFUND_NO else 32
-        raise ValueError(
-            f"{name} {text!r} is not valid: up to {longest} characters of 0-9 a-z A-Z _ - | * @"
-        )
-    return text
-
-
 def _extra(extra: Mapping[str, object]) -> dict[str, Param]:
     out: dict[str, Param] = {}
     for name, value in extra.items():
@@ -206,112 +97,6 @@ def _extra(extra: Mapping[str, object]) -> dict[str, Param]:
             raise ValueError(f"{name} must be a string or an int, not {type(value).__name__}")
         out[name] = value
     return out
-
-
-def _safe_fields(fields: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in fields.items() if k not in _SECRET_FIELDS}
-
-
-def _summary(fields: Mapping[str, Param]) -> str:
-    return " ".join(f"{k}={fields[k]}" for k in _SUMMARY_FIELDS if fields.get(k) not in (None, ""))
-
-
-# --- transport failures --------------------------------------------------------------
-
-
-def _reason(exc: BaseException) -> BaseException:
-    """The innermost urllib3 error behind a requests exception."""
-    seen = exc
-    for _ in range(4):
-        inner = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
-        inner = getattr(seen, "reason", None) or inner
-        if not isinstance(inner, BaseException) or inner is seen:
-            break
-        seen = inner
-    return seen
-
-
-def _nothing_sent(exc: BaseException) -> bool:
-    """True when the request certainly never reached WeChat."""
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
-        # A TLS failure happens in the handshake (or is WeChat refusing our client
-        # certificate): either way no API call was processed.
-        return True
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
-        return True
-    if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
-        # requests raises a bare OSError for an unreadable certificate file, before
-        # connecting.
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        # NameResolutionError is a NewConnectionError: DNS failures count as not sent.
-        return isinstance(_reason(exc), NewConnectionError | ConnectTimeoutError)
-    return False
-
-
-def _translate(exc: BaseException, endpoint: str, config: WxPayConfig) -> WeChatUnavailableError:
-    reason = _reason(exc)
-    # The text of a requests error holds the URL, which for jscode2session holds the
-    # app secret: only a redacted form ever goes into our message.
-    detail = _redact(f"{type(reason).__name__}: {reason}")[:300]
-    if _nothing_sent(exc):
-        return WeChatUnavailableError(
-            f"could not reach WeChat ({detail}); nothing was sent, so the call may be "
-            "repeated safely",
-            endpoint=endpoint,
-            may_have_acted=False,
-        )
-    if isinstance(exc, requests.ReadTimeout):
-        message = (
-            f"no answer within {config.read_timeout:g} s; WeChat may have acted on the request: "
-            "check the outcome (orderquery / refundquery) before repeating it"
-        )
-    else:
-        message = (
-            f"the connection failed after the request was sent ({detail}); WeChat may have "
-            "acted on it: check the outcome (orderquery / refundquery) before repeating it"
-        )
-    return WeChatUnavailableError(message, endpoint=endpoint, may_have_acted=True)
-
-
-def _bad_status(status: int, endpoint: str) -> WeChatUnavailableError:
-    # WeChat answers 200 even for failures. A 4xx comes from something in front of it
-    # refusing the request (wrong path, proxy), so nothing acted; a 5xx or anything else
-    # may come after WeChat acted.
-    refused = 400 <= status < 500
-    then = (
-        "the request was refused before WeChat acted: check WXPAY_API_BASE / WXPAY_LOGIN_BASE"
-        if refused
-        else "WeChat may have acted: check the outcome before repeating the call"
-    )
-    return WeChatUnavailableError(
-        f"WeChat answered HTTP {status}; {then}", endpoint=endpoint, may_have_acted=not refused
-    )
-
-
-def _garbled(endpoint: str, problem: str) -> WeChatUnavailableError:
-    return WeChatUnavailableError(
-        f"the answer is unusable ({problem}); the outcome is unknown: check it before "
-        "repeating the call",
-        endpoint=endpoint,
-        may_have_acted=True,
-    )
-
-
-def _fail_hint(endpoint: str, return_msg: str) -> str:
-    said = return_msg.lower()
-    if "签名" in return_msg or "sign" in said:
-        return (
-            "WeChat rejected the signature: check WXPAY_API_KEY (the 32-character API key, "
-            "not the app secret), WXPAY_SIGN_TYPE, and in sandbox mode the sandbox key; "
-            "`wxpay-mw sign` shows the exact string signed"
-        )
-    if endpoint.endswith("downloadbill"):
-        if "no bill" in said:
-            return "there is no bill for that date: no payments that day, or over 3 months ago"
-        if "creating" in said:
-            return "the bill is not ready yet: bills are ready after 10:00 the next day"
-    return "WeChat refused the request before processing it: see return_msg"
 
 
 # --- the client ----------------------------------------------------------------------
@@ -351,7 +136,7 @@ class WeChatClient:
         self._timeout = (config.connect_timeout, config.read_timeout)
         self._sandbox_key: str | None = None
         self._sandbox_lock = threading.Lock()
-        _install_redaction()
+        install_redaction()
         # Connect errors only: the request was never sent, so repeating is safe even for
         # a POST. read=False re-raises a read error at once (never a second send, and a
         # read timeout stays a ReadTimeout); status=0 with no forcelist and no
@@ -430,16 +215,16 @@ class WeChatClient:
         params["sign"] = signing.sign(params, self.config.api_key, signing.MD5)
         status, content = self._post(_GETSIGNKEY, self.config.api_base + _GETSIGNKEY, params)
         fields = self._parse(_GETSIGNKEY, status, content)
-        self._check_return(_GETSIGNKEY, fields)
+        check_return(_GETSIGNKEY, fields)
         # WeChat's documented answer carries no sign; one that does must be right.
         if "sign" in fields and not signing.verify(fields, self.config.api_key, signing.MD5):
             raise ResponseSignatureError(_GETSIGNKEY)
         if fields.get("mch_id", self.config.mch_id) != self.config.mch_id:
             raise ResponseMismatchError("mch_id", endpoint=_GETSIGNKEY)
-        self._check_result(_GETSIGNKEY, fields)
+        check_result(_GETSIGNKEY, fields)
         key = fields.get("sandbox_signkey", "")
         if not key:
-            raise _garbled(_GETSIGNKEY, "no sandbox_signkey in a SUCCESS answer")
+            raise garbled(_GETSIGNKEY, "no sandbox_signkey in a SUCCESS answer")
         _LOG.debug("%s: sandbox key received", _GETSIGNKEY)
         return key
 
@@ -459,7 +244,7 @@ class WeChatClient:
                 "WXPAY_APP_SECRET",
                 "is needed to turn wx.login codes into openids: set the mini program's AppSecret",
             )
-        js_code = _text("code", code)
+        js_code = text("code", code)
         endpoint = LOGIN_PATH
         # Never log this URL or the prepared request: the query string holds the secret.
         _LOG.debug("-> GET %s appid=%s", endpoint, self.config.appid)
@@ -480,27 +265,27 @@ class WeChatClient:
             status, content = response.status_code, response.content
             response.close()
         except (requests.RequestException, _Urllib3Error, OSError) as exc:
-            failure = _translate(exc, endpoint, self.config)
+            failure = translate(exc, endpoint, self.config)
         if failure is not None:
             # Raised outside the except block so that the requests error, whose text
             # holds the URL and so the secret, is neither the cause nor the context.
             raise failure
         _LOG.debug("<- %s HTTP %s", endpoint, status)
         if status != 200:
-            raise _bad_status(status, endpoint)
+            raise bad_status(status, endpoint)
         try:
             data = json.loads(content)
         except ValueError:
             # WeChat sends JSON as text/plain; only the body decides.
-            raise _garbled(endpoint, "the body is not JSON") from None
+            raise garbled(endpoint, "the body is not JSON") from None
         if not isinstance(data, dict):
-            raise _garbled(endpoint, "the body is not a JSON object")
+            raise garbled(endpoint, "the body is not a JSON object")
         errcode = data.get("errcode", 0)
         if errcode not in (0, "0", None):
             code_text = str(errcode)
             errmsg = str(data.get("errmsg", ""))
             _LOG.debug("<- %s errcode=%s", endpoint, code_text)
-            cls = _LOGIN_CLASSES.get(code_text, WeChatError)
+            cls = LOGIN_CLASSES.get(code_text, WeChatError)
             raise cls(
                 code_text,
                 errmsg,
@@ -509,9 +294,9 @@ class WeChatClient:
             )
         openid, session_key = data.get("openid"), data.get("session_key")
         if not isinstance(openid, str) or not openid:
-            raise _garbled(endpoint, "no openid in the answer")
+            raise garbled(endpoint, "no openid in the answer")
         if not isinstance(session_key, str) or not session_key:
-            raise _garbled(endpoint, "no session_key in the answer")
+            raise garbled(endpoint, "no session_key in the answer")
         unionid = data.get("unionid")
         return LoginSession(
             openid=openid,
@@ -545,15 +330,15 @@ class WeChatClient:
         :class:`~wxpay_mw.errors.OutTradeNoUsedError` or ``WeChatError``.
         """
         params: dict[str, Param] = {
-            "out_trade_no": _out_no("out_trade_no", out_trade_no),
-            "total_fee": _fen("total_fee", total_fee),
-            "body": _text("body", body),
-            "spbill_create_ip": _text("spbill_create_ip", spbill_create_ip),
-            "trade_type": _text("trade_type", trade_type),
+            "out_trade_no": out_no("out_trade_no", out_trade_no),
+            "total_fee": fen("total_fee", total_fee),
+            "body": text("body", body),
+            "spbill_create_ip": text("spbill_create_ip", spbill_create_ip),
+            "trade_type": text("trade_type", trade_type),
             "notify_url": notify_url or self.config.notify_url,
         }
         if trade_type == "JSAPI":
-            params["openid"] = _text("openid (required for JSAPI orders)", openid)
+            params["openid"] = text("openid (required for JSAPI orders)", openid)
         elif openid:
             params["openid"] = openid
         if attach is not None:
@@ -565,7 +350,7 @@ class WeChatClient:
         params.update(_extra(extra))
         answer = self._call("/pay/unifiedorder", params)
         if trade_type == "JSAPI" and not answer.get("prepay_id"):
-            raise _garbled("/pay/unifiedorder", "no prepay_id in a SUCCESS answer")
+            raise garbled("/pay/unifiedorder", "no prepay_id in a SUCCESS answer")
         return answer
 
     def order_query(
@@ -585,9 +370,7 @@ class WeChatClient:
         :class:`~wxpay_mw.errors.OrderPaidError` if it was paid meanwhile (treat as paid)
         and :class:`~wxpay_mw.errors.OrderClosedError` if already closed.
         """
-        return self._call(
-            "/pay/closeorder", {"out_trade_no": _out_no("out_trade_no", out_trade_no)}
-        )
+        return self._call("/pay/closeorder", {"out_trade_no": out_no("out_trade_no", out_trade_no)})
 
     def refund(
         self,
@@ -609,9 +392,9 @@ class WeChatClient:
         against a plain-http api_base (the simulator) or in sandbox mode.
         """
         params = self._order_ids(out_trade_no, transaction_id)
-        params["out_refund_no"] = _out_no("out_refund_no", out_refund_no, _OUT_REFUND_NO)
-        params["total_fee"] = _fen("total_fee", total_fee)
-        params["refund_fee"] = _fen("refund_fee", refund_fee)
+        params["out_refund_no"] = out_no("out_refund_no", out_refund_no, OUT_REFUND_NO)
+        params["total_fee"] = fen("total_fee", total_fee)
+        params["refund_fee"] = fen("refund_fee", refund_fee)
         if refund_fee > total_fee:
             raise ValueError(f"refund_fee ({refund_fee}) is more than total_fee ({total_fee})")
         if refund_desc is not None:
@@ -652,7 +435,7 @@ class WeChatClient:
         if all(v in (None, "") for v in params.values()):
             raise ValueError("give one of refund_id, out_refund_no, transaction_id or out_trade_no")
         if offset is not None:
-            params["offset"] = _fen("offset", offset, allow_zero=True)
+            params["offset"] = fen("offset", offset, allow_zero=True)
         return self._call("/pay/refundquery", params)
 
     def download_bill(self, bill_date: str | _dt.date, bill_type: str = "ALL") -> str:
@@ -673,15 +456,15 @@ class WeChatClient:
         params: dict[str, Param] = {"bill_date": bill_date, "bill_type": bill_type}
         status, content = self._send(endpoint, params)
         if status != 200:
-            raise _bad_status(status, endpoint)
+            raise bad_status(status, endpoint)
         if content.lstrip()[:4] == b"<xml":
             fields = self._parse(endpoint, status, content)
-            self._check_return(endpoint, fields)
-            raise _garbled(endpoint, "an XML answer with return_code SUCCESS instead of a bill")
+            check_return(endpoint, fields)
+            raise garbled(endpoint, "an XML answer with return_code SUCCESS instead of a bill")
         try:
             text = content.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise _garbled(endpoint, "the bill is not UTF-8") from None
+            raise garbled(endpoint, "the bill is not UTF-8") from None
         _LOG.debug("<- %s HTTP 200, bill of %d lines", endpoint, text.count("\n"))
         return text
 
@@ -691,8 +474,8 @@ class WeChatClient:
         if not out_trade_no and not transaction_id:
             raise ValueError("give out_trade_no or transaction_id")
         return {
-            "out_trade_no": _out_no("out_trade_no", out_trade_no) if out_trade_no else None,
-            "transaction_id": _text("transaction_id", transaction_id) if transaction_id else None,
+            "out_trade_no": out_no("out_trade_no", out_trade_no) if out_trade_no else None,
+            "transaction_id": text("transaction_id", transaction_id) if transaction_id else None,
         }
 
     def _url(self, endpoint: str) -> str:
@@ -726,7 +509,7 @@ class WeChatClient:
         *,
         cert: tuple[str, str] | None = None,
     ) -> tuple[int, bytes]:
-        _LOG.debug("-> POST %s %s", endpoint, _summary(params))
+        _LOG.debug("-> POST %s %s", endpoint, summary(params))
         try:
             response = self._session.post(
                 url,
@@ -739,7 +522,7 @@ class WeChatClient:
             status, content = response.status_code, response.content
             response.close()
         except (requests.RequestException, _Urllib3Error, OSError) as exc:
-            raise _translate(exc, endpoint, self.config) from exc
+            raise translate(exc, endpoint, self.config) from exc
         _LOG.debug("<- %s HTTP %s, %d bytes", endpoint, status, len(content))
         return status, content
 
@@ -748,55 +531,22 @@ class WeChatClient:
     ) -> dict[str, str]:
         status, content = self._send(endpoint, params, cert=cert)
         fields = self._parse(endpoint, status, content)
-        self._check_return(endpoint, fields)
+        check_return(endpoint, fields)
         # Only now is the answer trusted enough to read what WeChat decided.
         if not signing.verify(fields, self.signing_key(), self.config.sign_type):
             raise ResponseSignatureError(endpoint)
         for name, ours in (("appid", self.config.appid), ("mch_id", self.config.mch_id)):
             if fields.get(name) != ours:
                 raise ResponseMismatchError(name, endpoint=endpoint)
-        self._check_result(endpoint, fields)
+        check_result(endpoint, fields)
         return fields
 
     def _parse(self, endpoint: str, status: int, content: bytes) -> dict[str, str]:
         if status != 200:
-            raise _bad_status(status, endpoint)
+            raise bad_status(status, endpoint)
         try:
             fields = from_xml(content)
         except XMLError as exc:
-            raise _garbled(endpoint, str(exc)) from None
-        _LOG.debug("<- %s %s", endpoint, _summary(fields))
+            raise garbled(endpoint, str(exc)) from None
+        _LOG.debug("<- %s %s", endpoint, summary(fields))
         return fields
-
-    def _check_return(self, endpoint: str, fields: dict[str, str]) -> None:
-        return_code = fields.get("return_code")
-        if return_code == "SUCCESS":
-            return
-        if return_code == "FAIL":
-            # WeChat did not take the request (bad sign, bad parameter format): nothing
-            # happened, and return_msg is the only text there is.
-            return_msg = fields.get("return_msg", "")
-            raise WeChatError(
-                "FAIL",
-                return_msg,
-                endpoint=endpoint,
-                fields=_safe_fields(fields),
-                hint=_fail_hint(endpoint, return_msg),
-            )
-        raise _garbled(endpoint, f"return_code is {return_code!r}")
-
-    def _check_result(self, endpoint: str, fields: dict[str, str]) -> None:
-        result_code = fields.get("result_code")
-        err_code = fields.get("err_code", "")
-        if result_code == "SUCCESS" or (result_code is None and not err_code):
-            return
-        if result_code not in ("FAIL", None):
-            raise _garbled(endpoint, f"result_code is {result_code!r}")
-        code = err_code or "FAIL"
-        cls = _ERR_CLASSES.get(code, WeChatError)
-        raise cls(
-            code,
-            fields.get("err_code_des", ""),
-            endpoint=endpoint,
-            fields=_safe_fields(fields),
-        )

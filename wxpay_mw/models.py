@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from ._checks import fen, out_no
 from .signing import SIGN_TYPES, SignType
 
 __all__ = ["ORDER_STATUSES", "PREPAY_TTL_SECONDS", "Order", "OrderStatus", "Payment", "Refund"]
@@ -22,18 +23,7 @@ ORDER_STATUSES: Final[tuple[OrderStatus, ...]] = ("pending", "paid", "closed", "
 #: mini program never receives one that expires while the user is entering a password.
 PREPAY_TTL_SECONDS: Final = 2 * 3600 - 300
 
-# WeChat: at most 32 characters of 0-9 a-z A-Z _ - | * @ (wechatpay-v2.md, section 2).
-_OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,32}$")
 _TIME = re.compile(r"^\d{14}$")
-
-
-def _fen(name: str, value: object) -> int:
-    # bool is an int; 9.8 * 100 is 980.0000000000001: both are refused, never rounded.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer number of fen (1 yuan = 100), not {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive number of fen, not {value}")
-    return value
 
 
 @dataclass
@@ -66,12 +56,8 @@ class Order:
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.out_trade_no, str) or not _OUT_TRADE_NO.match(self.out_trade_no):
-            raise ValueError(
-                f"out_trade_no {self.out_trade_no!r} must be 1 to 32 characters of "
-                "0-9 a-z A-Z _ - | * @ (WeChat's rule)"
-            )
-        _fen("total_fee", self.total_fee)
+        out_no("out_trade_no", self.out_trade_no)
+        fen("total_fee", self.total_fee)
         if not isinstance(self.body, str) or not self.body.strip():
             raise ValueError("body must be a non-empty description, e.g. '商家名称-商品类目'")
         if len(self.body) > 128:

@@ -1,0 +1,58 @@
+"""Keeping secrets out of log records, including those of the libraries we call.
+
+jscode2session takes the app secret in its query string (WeChat's design), and urllib3
+logs request URLs at DEBUG and, on retries, at WARNING. The filter here sits on urllib3's
+own loggers, where those records are created, so no handler ever sees a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Final
+
+__all__ = ["install_redaction", "redact"]
+
+_SECRET_IN_TEXT = re.compile(r"((?:^|[?&\s'\"])(?:secret|key|sandbox_signkey)=)[^&\s'\"]*")
+
+
+def redact(text: str) -> str:
+    """``text`` with any ``secret=...`` / ``key=...`` value replaced by ``***``."""
+    return _SECRET_IN_TEXT.sub(r"\1***", text)
+
+
+class _RedactSecrets(logging.Filter):
+    """Redacts ``secret=`` in urllib3's own log records.
+
+    jscode2session takes the app secret in its query string (WeChat's design), and
+    urllib3 logs request URLs at DEBUG and on retries at WARNING. The filter sits on
+    urllib3's loggers, where those records are created, so no handler ever sees them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact(a) if isinstance(a, str) else redact(str(a)) if "secret=" in str(a) else a
+                for a in record.args
+            )
+        return True
+
+
+_URLLIB3_LOGGERS: Final = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.util.retry",
+)
+_FILTER_LOCK = threading.Lock()
+
+
+def install_redaction() -> None:
+    with _FILTER_LOCK:
+        for name in _URLLIB3_LOGGERS:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _RedactSecrets) for f in logger.filters):
+                logger.addFilter(_RedactSecrets())
