@@ -340,3 +340,5 @@ def test_no_secret_appears_anywhere_in_a_full_run(
     watch.read_streams()
     watch.assert_saw("&key=" + "*" * 32)
     watch.assert_clean()
+    # And the run was clean otherwise: no server machinery failing behind the scenes.
+    assert not [where for where, text in watch.captured if "AttributeError" in text]
