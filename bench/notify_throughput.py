@@ -122,6 +122,7 @@ def run(quick: bool = False) -> Section:
                     wxpay_target,
                     {"BENCH_PLUGIN": "store", "BENCH_STORE_URL": f"sqlite:///{db}"},
                 ),
+                "hop": (hop_target, {}),
             }
             with contextlib.ExitStack() as stack:
                 ports: dict[str, int] = {}

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from . import _load
 from ._apps import APP_SECRET
 from ._data import API_KEY, APPID, MCH_ID
-from ._report import Figure, Section
+from ._report import Figure, Section, median
 from ._runner import finish_load, run_load, start_load
 from ._servers import running
 
@@ -73,7 +73,7 @@ def _storm(sim: Any, tmp: Path, port: int, name: str) -> tuple[dict[str, Any], d
     pings = [_load.build_request("GET", "/ping")] * 4000
     _load.write_spec(
         _load.LoadSpec(
-            "127.0.0.1", port, pings, connections=1, time_limit=7.0, expect=b"ok",
+            "127.0.0.1", port, pings, connections=1, time_limit=5.0, expect=b"ok",
             interval=PROBE_INTERVAL, samples=True,
         ),
         str(probe_path),
@@ -138,6 +138,7 @@ def run(quick: bool = False) -> Section:
     )
     merchant = Merchant(appid=APPID, mch_id=MCH_ID, api_key=API_KEY, app_secret=APP_SECRET)
     wsgi_threads = [64] if quick else [16, 64]
+    reps = 1 if quick else 3
     with (
         tempfile.TemporaryDirectory(prefix="wxpay-bench-") as tmpdir,
         run_simulator(merchant) as sim,
@@ -147,30 +148,44 @@ def run(quick: bool = False) -> Section:
         sim.add_fault("/pay/unifiedorder", "latency", seconds=LATENCY)
         sim_port = int(sim.base_url.rsplit(":", 1)[1])
         env = {"BENCH_PLUGIN": "memory", "BENCH_API_BASE": sim.base_url}
+        storms: list[dict[str, Any]] = []
+        p99s: list[float] = []
+        pings: list[float] = []
         with running("uvicorn", "bench._apps:asgi", env, tmp) as server:
-            storm, probe = _storm(sim, tmp, server.port, "asgi")
-        during = _probe_during(storm, probe)
-        ok_all = storm["done"] == CONCURRENCY and not storm["mismatched"] and not storm["errors"]
+            for rep in range(reps):
+                storm, probe = _storm(sim, tmp, server.port, f"asgi{rep}x")
+                during = _probe_during(storm, probe)
+                storms.append(storm)
+                p99s.append(_pct(during, 0.99) if during and not probe["mismatched"] else 1e9)
+                pings += during
+        elapsed = [s["elapsed"] for s in storms]
+        ok_all = all(
+            s["done"] == CONCURRENCY and not s["mismatched"] and not s["errors"] for s in storms
+        )
+        worst = max(storms, key=lambda s: s["elapsed"])
         section.figures.append(
             Figure(
                 name=f"ASGI middleware (uvicorn): {CONCURRENCY} concurrent prepays, all done in",
-                value=f"{storm['elapsed']:.2f} s (slowest {storm['max_ms']:.0f} ms, "
-                f"p50 {storm['p50_ms']:.0f} ms)",
+                value=f"{median(elapsed):.2f} s median of {reps} (runs "
+                + ", ".join(f"{e:.2f}" for e in elapsed)
+                + ")",
                 bar=f"all {CONCURRENCY} OK within {BAR_ALL:.0f} s",
-                ok=ok_all and storm["elapsed"] <= BAR_ALL,
-                note=f"answers {storm['statuses']}, wrong {storm['mismatched']}, "
-                f"errors {storm['errors']} {storm['first_error'][:120]}",
+                ok=ok_all and median(elapsed) <= BAR_ALL,
+                note=f"slowest run: answers {worst['statuses']}, wrong {worst['mismatched']}, "
+                f"errors {worst['errors']}, p50 {worst['p50_ms']:.0f} ms, slowest "
+                f"{worst['max_ms']:.0f} ms {worst['first_error'][:120]}",
             )
         )
-        p99 = _pct(during, 0.99)
+        p99 = median(p99s)
         section.figures.append(
             Figure(
                 name="ASGI middleware (uvicorn): GET /ping p99 during the storm",
-                value=f"{p99:.1f} ms (max {max(during, default=float('nan')):.1f} ms, "
-                f"{len(during)} pings)",
+                value=f"{p99:.1f} ms median of {reps} (runs "
+                + ", ".join(f"{p:.0f}" for p in p99s)
+                + f"; max {max(pings, default=float('nan')):.0f} ms, {len(pings)} pings)",
                 bar=f"p99 <= {BAR_P99_MS:.0f} ms",
-                ok=bool(during) and p99 <= BAR_P99_MS and not probe["mismatched"],
-                note="pings sent between the storm's first and last request",
+                ok=p99 <= BAR_P99_MS,
+                note="pings sent between each storm's first and last request",
             )
         )
         for threads in wsgi_threads:
