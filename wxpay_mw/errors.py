@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = [
+    "BadRequestError",
     "ConfigError",
     "LoginError",
     "OrderClosedError",
@@ -24,6 +25,7 @@ __all__ = [
     "ResponseMismatchError",
     "ResponseSignatureError",
     "SignatureError",
+    "UnknownOrderError",
     "WeChatError",
     "WeChatUnavailableError",
     "WxPayError",
@@ -258,3 +260,17 @@ class ResponseMismatchError(WeChatUnavailableError):
             endpoint=endpoint,
             may_have_acted=True,
         )
+
+
+class BadRequestError(WxPayError, ValueError):
+    """The client's request is malformed (not a JSON object, a bad field)."""
+
+    client_code = "bad_request"
+    status = 400
+
+
+class UnknownOrderError(WxPayError, LookupError):
+    """No stored order has this out_trade_no."""
+
+    client_code = "unknown_order"
+    status = 404

@@ -17,25 +17,36 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Protocol
 
 from . import signing, xmlmsg
+from ._checks import OUT_TRADE_NO
+from ._verify import (
+    SUCCESS,
+    Rejected,
+    check_merchant,
+    fail,
+    guess_sign_type,
+    payment,
+    refund,
+)
 from .config import WxPayConfig
 from .errors import (
+    BadRequestError,
     LoginError,
     OrderClosedError,
     OrderPaidError,
     OrderRejectedError,
+    UnknownOrderError,
     WeChatError,
     WeChatUnavailableError,
     WxPayError,
     XMLError,
 )
-from .models import PREPAY_TTL_SECONDS, Order, Payment, Refund
+from .models import PREPAY_TTL_SECONDS, Order
 from .refundcrypto import decrypt_req_info
 from .sansio import Request
 
@@ -50,12 +61,6 @@ __all__ = [
 
 log = logging.getLogger("wxpay_mw.flow")
 
-# WeChat's rule for out_trade_no (wechatpay-v2.md, section 2); anything else is unknown.
-_OUT_TRADE_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]{1,32}$")
-# ASCII digits only: str.isdigit() also accepts "²" and other Unicode digits.
-_FEN: Final = re.compile(r"^[0-9]{1,12}$")
-# The answers WeChat's notify endpoint contract expects (wechatpay-v2.md, section 9).
-_SUCCESS: Final = xmlmsg.to_xml({"return_code": "SUCCESS", "return_msg": "OK"})
 _FALLBACK_IP: Final = "127.0.0.1"
 
 # What the mini program is told, per stable code. WeChat's own text never goes here.
@@ -72,20 +77,6 @@ _MESSAGES: Final[dict[str, str]] = {
     "unknown_order": "there is no such order",
     "internal_error": "the server failed to handle the request",
 }
-
-
-class BadRequestError(WxPayError, ValueError):
-    """The client's request is malformed (not a JSON object, a bad field)."""
-
-    client_code = "bad_request"
-    status = 400
-
-
-class UnknownOrderError(WxPayError, LookupError):
-    """No stored order has this out_trade_no."""
-
-    client_code = "unknown_order"
-    status = 404
 
 
 # Errors whose message we (or the host, for OrderRejectedError) wrote for the client.
@@ -152,19 +143,6 @@ class ReconcileSummary:
         return asdict(self)
 
 
-class _Rejected(Exception):
-    """A notification failed verification; ``reason`` is a stable hookspec code."""
-
-    def __init__(self, reason: str, fields: Mapping[str, str] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.fields = dict(fields or {})
-
-
-def _fail(message: str) -> bytes:
-    return xmlmsg.to_xml({"return_code": "FAIL", "return_msg": message})
-
-
 def _client_ip(value: str) -> str:
     # WeChat refuses a unifiedorder without a valid spbill_create_ip; a missing or odd
     # peer address (a unix socket, a test client) must not stop a payment.
@@ -172,21 +150,6 @@ def _client_ip(value: str) -> str:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
         return _FALLBACK_IP
-
-
-def _fen(fields: Mapping[str, str], name: str) -> int | None:
-    value = fields.get(name, "")
-    return int(value) if _FEN.match(value) else None
-
-
-def _guess_sign_type(fields: Mapping[str, str], default: signing.SignType) -> signing.SignType:
-    # HMAC-SHA256 notifications usually carry no sign_type: the sign's length tells.
-    length = len(fields.get("sign", ""))
-    if length == 64:
-        return signing.HMAC_SHA256
-    if length == 32:
-        return signing.MD5
-    return default
 
 
 class Flow:
@@ -318,34 +281,34 @@ class Flow:
             try:
                 fields = xmlmsg.from_xml(body)
             except XMLError as exc:
-                raise _Rejected("bad_xml") from exc
+                raise Rejected("bad_xml") from exc
             return self._notify(fields)
-        except _Rejected as rejection:
+        except Rejected as rejection:
             self._rejected(rejection.reason, rejection.fields or fields)
-            return _fail(rejection.reason)
+            return fail(rejection.reason)
         except Exception:
             # A store that is down, a bug in a hook: WeChat retries, nothing is lost.
             log.exception("payment notification for %r failed", fields.get("out_trade_no"))
-            return _fail("internal error")
+            return fail("internal error")
 
     def _notify(self, fields: dict[str, str]) -> bytes:
         if fields.get("return_code") != "SUCCESS":
-            raise _Rejected("return_fail")
+            raise Rejected("return_fail")
         out_trade_no = fields.get("out_trade_no", "")
-        order = self._load(out_trade_no) if _OUT_TRADE_NO.match(out_trade_no) else None
+        order = self._load(out_trade_no) if OUT_TRADE_NO.match(out_trade_no) else None
         # The sign is checked before anything depends on whether the order exists, so a
         # forger cannot probe for order numbers: the sign type comes from the order when
         # known, else from the message itself.
-        fallback = _guess_sign_type(fields, self.config.sign_type)
+        fallback = guess_sign_type(fields, self.config.sign_type)
         try:
             sign_type = signing.sign_type_of(fields, (order and order.sign_type) or fallback)
         except ValueError as exc:
-            raise _Rejected("bad_sign") from exc
+            raise Rejected("bad_sign") from exc
         if not signing.verify(fields, self.client.signing_key(), sign_type):
-            raise _Rejected("bad_sign")
-        self._check_merchant(fields)
+            raise Rejected("bad_sign")
+        check_merchant(self.config, fields)
         if order is None:
-            raise _Rejected("unknown_order")
+            raise Rejected("unknown_order")
         result = fields.get("result_code")
         if result == "FAIL":
             log.info(
@@ -355,12 +318,12 @@ class Flow:
                 fields.get("err_code_des", ""),
             )
             self.hook.wxpay_payment_failed(order=order, fields=dict(fields))
-            return _SUCCESS
+            return SUCCESS
         if result != "SUCCESS":
-            raise _Rejected("bad_fields")
-        payment = self._payment(order, fields, "notify")
-        self.hook.wxpay_order_paid(order=order, payment=payment)
-        return _SUCCESS
+            raise Rejected("bad_fields")
+        paid = payment(order, fields, "notify")
+        self.hook.wxpay_order_paid(order=order, payment=paid)
+        return SUCCESS
 
     def _load(self, out_trade_no: str) -> Order | None:
         order = self.hook.wxpay_load_order(out_trade_no=out_trade_no)
@@ -369,37 +332,6 @@ class Flow:
                 f"wxpay_load_order returned {type(order).__name__}, expected wxpay_mw.Order"
             )
         return order
-
-    def _check_merchant(self, fields: Mapping[str, str]) -> None:
-        if fields.get("appid") != self.config.appid:
-            raise _Rejected("wrong_appid")
-        if fields.get("mch_id") != self.config.mch_id:
-            raise _Rejected("wrong_mch_id")
-
-    def _payment(self, order: Order, fields: Mapping[str, str], source: Any) -> Payment:
-        total_fee = _fen(fields, "total_fee")
-        if total_fee is None or not fields.get("transaction_id"):
-            raise _Rejected("bad_fields")
-        if total_fee != order.total_fee:
-            log.error(
-                "%s: WeChat reports %s fen paid, the order is for %s fen",
-                order.out_trade_no,
-                total_fee,
-                order.total_fee,
-            )
-            raise _Rejected("amount_mismatch")
-        return Payment(
-            out_trade_no=order.out_trade_no,
-            transaction_id=fields["transaction_id"],
-            total_fee=total_fee,
-            openid=fields.get("openid", ""),
-            time_end=fields.get("time_end", ""),
-            cash_fee=_fen(fields, "cash_fee"),
-            bank_type=fields.get("bank_type") or None,
-            attach=fields.get("attach") or None,
-            source=source,
-            fields=dict(fields),
-        )
 
     def _rejected(self, reason: str, fields: Mapping[str, str]) -> None:
         log.warning(
@@ -423,41 +355,22 @@ class Flow:
             try:
                 fields = xmlmsg.from_xml(body)
             except XMLError as exc:
-                raise _Rejected("bad_xml") from exc
+                raise Rejected("bad_xml") from exc
             if fields.get("return_code") != "SUCCESS":
-                raise _Rejected("return_fail")
-            self._check_merchant(fields)
+                raise Rejected("return_fail")
+            check_merchant(self.config, fields)
             try:
                 info = decrypt_req_info(fields.get("req_info", ""), self.client.signing_key())
             except WxPayError as exc:
-                raise _Rejected("bad_sign") from exc
-            self.hook.wxpay_refund_notified(refund=self._refund(info, fields))
-            return _SUCCESS
-        except _Rejected as rejection:
+                raise Rejected("bad_sign") from exc
+            self.hook.wxpay_refund_notified(refund=refund(info, fields))
+            return SUCCESS
+        except Rejected as rejection:
             self._rejected(rejection.reason, rejection.fields or fields)
-            return _fail(rejection.reason)
+            return fail(rejection.reason)
         except Exception:
             log.exception("refund notification failed")
-            return _fail("internal error")
-
-    @staticmethod
-    def _refund(info: Mapping[str, str], outer: Mapping[str, str]) -> Refund:
-        refund_fee, total_fee = _fen(info, "refund_fee"), _fen(info, "total_fee")
-        needed = ("out_trade_no", "out_refund_no", "refund_status")
-        if refund_fee is None or total_fee is None or not all(info.get(k) for k in needed):
-            raise _Rejected("bad_fields", outer)
-        if not 0 < refund_fee <= total_fee:
-            raise _Rejected("bad_fields", outer)
-        return Refund(
-            out_trade_no=info["out_trade_no"],
-            out_refund_no=info["out_refund_no"],
-            refund_id=info.get("refund_id", ""),
-            refund_fee=refund_fee,
-            total_fee=total_fee,
-            refund_status=info["refund_status"],
-            success_time=info.get("success_time") or None,
-            fields=dict(info),
-        )
+            return fail("internal error")
 
     # -- order status and reconciliation ------------------------------------------------
 
@@ -467,7 +380,7 @@ class Flow:
         Raises :class:`UnknownOrderError` when no such order is stored. A slow or failing
         WeChat never fails this: the stored status is answered instead.
         """
-        order = self._load(out_trade_no) if _OUT_TRADE_NO.match(out_trade_no) else None
+        order = self._load(out_trade_no) if OUT_TRADE_NO.match(out_trade_no) else None
         if order is None:
             raise UnknownOrderError(f"no order {out_trade_no!r}")
         if order.status == "pending" and order.prepay_id:
@@ -493,23 +406,23 @@ class Flow:
         state = fields.get("trade_state", "")
         try:
             if state == "SUCCESS":
-                self._check_merchant(fields)
+                check_merchant(self.config, fields)
                 if fields.get("out_trade_no", order.out_trade_no) != order.out_trade_no:
-                    raise _Rejected("bad_fields")
-                payment = self._payment(order, fields, "query")
-                self.hook.wxpay_order_paid(order=order, payment=payment)
+                    raise Rejected("bad_fields")
+                paid = payment(order, fields, "query")
+                self.hook.wxpay_order_paid(order=order, payment=paid)
                 reloaded = self._load(order.out_trade_no) or order
                 if reloaded.status == "pending":
                     # A store that has not caught up still shows what WeChat confirmed.
                     reloaded = replace(reloaded, status="paid")
                 if reloaded.transaction_id is None:
-                    reloaded = replace(reloaded, transaction_id=payment.transaction_id)
+                    reloaded = replace(reloaded, transaction_id=paid.transaction_id)
                 return reloaded, "paid"
             if state == "CLOSED":
                 self.hook.wxpay_order_closed(order=order, fields=dict(fields))
                 reloaded = self._load(order.out_trade_no) or order
                 return replace(reloaded, status="closed"), "closed"
-        except _Rejected as rejection:
+        except Rejected as rejection:
             log.error("orderquery %s: answer refused (%s)", order.out_trade_no, rejection.reason)
             return order, "failed"
         except Exception:
