@@ -45,10 +45,6 @@ class Rejected(Exception):
         self.fields = dict(fields or {})
 
 
-def _fail(message: str) -> bytes:
-    return xmlmsg.to_xml({"return_code": "FAIL", "return_msg": message})
-
-
 def fail(message: str) -> bytes:
     """A FAIL answer: WeChat will deliver the notification again."""
     return xmlmsg.to_xml({"return_code": "FAIL", "return_msg": message})
