@@ -91,6 +91,9 @@ class WxPayError(Exception):
     client_code: str = "internal_error"
     #: The HTTP status an adapter answers with.
     status: int = 500
+    #: The order a failed prepay had already created, so the client can pay it again
+    #: (``{"out_trade_no": ...}`` in the next prepay) instead of leaving it orphaned.
+    out_trade_no: str | None = None
 
 
 class ConfigError(WxPayError, ValueError):

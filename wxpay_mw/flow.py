@@ -87,7 +87,10 @@ def client_error(exc: WxPayError) -> tuple[int, dict[str, str]]:
     """The HTTP status and JSON body a client gets for ``exc``: a stable code, no secrets."""
     code = exc.client_code
     message = str(exc) if isinstance(exc, _OWN_MESSAGES) and str(exc) else None
-    return exc.status, {"error": code, "message": message or _MESSAGES.get(code, code)}
+    body = {"error": code, "message": message or _MESSAGES.get(code, code)}
+    if exc.out_trade_no:
+        body["out_trade_no"] = exc.out_trade_no
+    return exc.status, body
 
 
 class LoginSessionLike(Protocol):
@@ -187,7 +190,13 @@ class Flow:
             prepay_id = order.prepay_id
             log.info("prepay %s: reusing the stored prepay_id", order.out_trade_no)
         else:
-            prepay_id = self._unified_order(order, openid, _client_ip(client_ip))
+            try:
+                prepay_id = self._unified_order(order, openid, _client_ip(client_ip))
+            except WxPayError as exc:
+                # The host already stored the order: tell the client its number, so a
+                # retry pays this order instead of creating another.
+                exc.out_trade_no = order.out_trade_no
+                raise
             order = replace(
                 order,
                 openid=openid,

@@ -138,7 +138,11 @@ def test_wechat_orderpaid_is_409_order_paid(
     store.put(replace(order, prepay_id=None, prepay_expires_at=None))
     response = post_json(wxpay, {"code": wxpay_simulator.login(), "order_no": out_trade_no})
     assert response.status == 409
-    assert answer(response) == {"error": "order_paid", "message": "this order is already paid"}
+    assert answer(response) == {
+        "error": "order_paid",
+        "message": "this order is already paid",
+        "out_trade_no": out_trade_no,
+    }
 
 
 def test_wechat_orderclosed_is_409_order_closed(
@@ -198,13 +202,29 @@ def test_wechat_trouble_is_wechat_unavailable(
 ) -> None:
     code = wxpay_simulator.login()
     wxpay_simulator.add_fault(endpoint, kind, count=5)
-    response = post_json(wxpay, {"code": code, "sku": "apple"})
+    response = post_json(wxpay, {"code": code, "sku": "apple", "order_no": "T1"})
     assert response.status == status
-    assert answer(response) == {
+    expected = {
         "error": "wechat_unavailable",
         "message": "WeChat Pay is unavailable right now: please retry in a moment",
     }
+    if endpoint == "/pay/unifiedorder":
+        # The order exists by then: the client learns its number to pay it again.
+        expected["out_trade_no"] = "T1"
+    assert answer(response) == expected
     assert store.called("wxpay_order_prepaid") == []
+
+
+def test_after_wechat_trouble_the_same_order_can_be_paid(
+    wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator
+) -> None:
+    openid = "oRetry0001"
+    wxpay_simulator.add_fault("/pay/unifiedorder", "http_500", count=1)
+    failed = post_json(wxpay, {"code": wxpay_simulator.login(openid), "sku": "apple"})
+    no = answer(failed)["out_trade_no"]
+    retried = post_json(wxpay, {"code": wxpay_simulator.login(openid), "order_no": no})
+    assert retried.status == 200 and answer(retried)["out_trade_no"] == no
+    assert [c["order"].out_trade_no for c in store.called("wxpay_order_prepaid")] == [no]
 
 
 def test_a_still_valid_prepay_id_is_reused(
