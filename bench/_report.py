@@ -149,6 +149,9 @@ def render_markdown(
         for note in section.notes:
             out.append(f"- {note}")
         out += ["", f"({section.seconds:.0f} s)", ""]
+    changes = Path(__file__).with_name("_changes.md")
+    if changes.exists():
+        out += [changes.read_text(encoding="utf-8")]
     return "\n".join(line for line in out).rstrip() + "\n"
 
 
