@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 EXTRAS := starlette,flask,crypto,postgres,dev
 
-.PHONY: install test lint typecheck pytest demo bench browser clean
+.PHONY: install test lint typecheck pytest coverage demo bench browser clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wxpay-mw needs Python 3.11 or newer: set PYTHON=python3.x")'
@@ -26,7 +26,13 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint typecheck browser pytest
+# The whole suite under coverage, with the floor set in pyproject.toml.
+coverage: install
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage report
+
+test: lint typecheck browser coverage
 
 # The browser test drives Debian's Chromium (never a downloaded browser). As root with
 # apt-get (CI, these machines) it is installed when missing; elsewhere the browser test
