@@ -9,7 +9,6 @@ SIGKILL): no process outlives the test. Its output goes to ``shared/server.log``
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -20,13 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import requests
 
+from tests.support.pg import pg_schema_url
 from wxpay_mw.simulator import Merchant
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_URL = os.environ.get("WXPAY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 START_TIMEOUT = 60.0
 
 
@@ -170,37 +168,11 @@ def _wait_ready(server: ServerProcess, workers: int) -> bool:
     raise RuntimeError(f"{server.kind} not ready in {START_TIMEOUT}s:\n{server.output()[-4000:]}")
 
 
-def pg_or_skip() -> None:
-    """Skip (fail under CI) when no PostgreSQL answers at WXPAY_TEST_PG_URL."""
-    import psycopg
-
-    try:
-        psycopg.connect(PG_URL, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        message = (
-            f"no PostgreSQL at {PG_URL} ({str(exc).strip().splitlines()[0]}); set "
-            "WXPAY_TEST_PG_URL=postgresql://user@host:port/db to point these tests at one"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @contextmanager
 def database(kind: str, tmp: Path) -> Iterator[str]:
     """A fresh reference-store database URL: a SQLite file, or a PostgreSQL schema."""
     if kind == "sqlite":
         yield f"sqlite:///{tmp}/orders.db"
         return
-    import psycopg
-
-    pg_or_skip()
-    schema = f"wxpay_rel_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with pg_schema_url("wxpay_rel") as url:
+        yield url
