@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Final
+from dataclasses import fields
+from typing import Any, Final
 
-__all__ = ["install_redaction", "redact"]
+__all__ = ["install_redaction", "masked_repr", "redact"]
 
 _SECRET_IN_TEXT = re.compile(r"((?:^|[?&\s'\"])(?:secret|key|sandbox_signkey)=)[^&\s'\"]*")
 
@@ -56,3 +57,12 @@ def install_redaction() -> None:
             logger = logging.getLogger(name)
             if not any(isinstance(f, _RedactSecrets) for f in logger.filters):
                 logger.addFilter(_RedactSecrets())
+
+
+def masked_repr(obj: Any, secret_fields: frozenset[str]) -> str:
+    """A dataclass's repr with the values of ``secret_fields`` shown as ``***``."""
+    shown = ", ".join(
+        f"{f.name}={'***' if f.name in secret_fields else repr(getattr(obj, f.name))}"
+        for f in fields(obj)
+    )
+    return f"{type(obj).__name__}({shown})"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from ._logsafe import masked_repr
 from .errors import ConfigError
 from .signing import SIGN_TYPES, SignType
 
@@ -125,11 +126,7 @@ class WxPayConfig:
                 raise ConfigError(_SETTING[name], "expected a positive number of seconds")
 
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{f.name}={'***' if f.name in _SECRETS else repr(getattr(self, f.name))}"
-            for f in fields(self)
-        )
-        return f"WxPayConfig({shown})"
+        return masked_repr(self, _SECRETS)
 
     __str__ = __repr__
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Final
 
+from .._logsafe import masked_repr
 from ..config import WxPayConfig
 
 __all__ = ["DEFAULT_APPID", "DEFAULT_MCH_ID", "Merchant"]
@@ -49,11 +50,7 @@ class Merchant:
         self.as_config(notify_url="http://127.0.0.1/wxpay/notify")
 
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{f.name}={'***' if f.name in _SECRETS else repr(getattr(self, f.name))}"
-            for f in fields(self)
-        )
-        return f"Merchant({shown})"
+        return masked_repr(self, _SECRETS)
 
     __str__ = __repr__
 
