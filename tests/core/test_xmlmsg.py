@@ -83,3 +83,60 @@ def test_bad_element_names_and_bools_are_refused() -> None:
         to_xml({"a b": "x"})
     with pytest.raises(TypeError, match="bool"):
         to_xml({"a": True})
+
+
+def test_comments_and_processing_instructions_are_skipped_as_before() -> None:
+    body = b"<xml><!-- c --><a>x<!-- c -->y<?pi z?></a><?pi?><b/></xml>"
+    assert from_xml(body) == {"a": "xy", "b": ""}
+
+
+def test_an_unused_namespace_declaration_is_ignored_a_used_one_refused() -> None:
+    assert from_xml(b'<xml xmlns:p="urn:p" xmlns=""><a>1</a></xml>') == {"a": "1"}
+    with pytest.raises(XMLError, match=r"<\{urn:p\}a> is namespaced"):
+        from_xml(b'<xml xmlns:p="urn:p"><p:a>1</p:a></xml>')
+    with pytest.raises(XMLError, match=r"root element is <\{urn:d\}xml>"):
+        from_xml(b'<xml xmlns="urn:d"><a>1</a></xml>')
+    with pytest.raises(XMLError, match="has attributes"):
+        from_xml(b'<xml><a xml:lang="en">1</a></xml>')
+    with pytest.raises(XMLError, match="not well-formed XML: unbound prefix"):
+        from_xml(b"<xml><p:a>1</p:a></xml>")
+
+
+@pytest.mark.parametrize("uri", ["a}b", "a b", "a\tb"])
+def test_odd_namespace_names_are_refused(uri: str) -> None:
+    with pytest.raises(XMLError, match="not well-formed XML"):
+        from_xml(f'<xml><a xmlns:s="{uri}">1</a></xml>'.encode())
+
+
+def test_the_first_problem_in_document_order_is_reported() -> None:
+    with pytest.raises(XMLError, match="<a> has attributes"):
+        from_xml(b'<xml><a x="1">1</a><b><c/></b><b/></xml>')
+    with pytest.raises(XMLError, match="<b> holds nested elements"):
+        from_xml(b"<xml><a>1</a><b><c/></b><a/></xml>")
+    with pytest.raises(XMLError, match="<a> appears twice"):
+        from_xml(b"<xml><a>1</a><a>2</a>text</xml>")
+    with pytest.raises(XMLError, match="bare text after <b>"):
+        from_xml(b"<xml><a>1</a>\n<b>2</b>text<a/></xml>")
+    # Well-formedness comes first: a truncated body is reported as such.
+    with pytest.raises(XMLError, match="not well-formed"):
+        from_xml(b"<xml><a><b>1</b></a>")
+
+
+def test_blank_text_between_fields_is_allowed_and_values_keep_their_whitespace() -> None:
+    body = b"<xml>\n  <a> 1 </a>\r\n  <b><![CDATA[\t]]></b>\n</xml>\n"
+    assert from_xml(body) == {"a": " 1 ", "b": "\t"}
+
+
+def test_the_parser_is_guarded_by_defusedxml() -> None:
+    from defusedxml.expatreader import DefusedExpatParser
+
+    from wxpay_mw.xmlmsg import _defused_expat
+
+    parser = _defused_expat()
+    assert parser.StartDoctypeDeclHandler.__func__ is (
+        DefusedExpatParser.defused_start_doctype_decl
+    )
+    assert parser.EntityDeclHandler.__func__ is DefusedExpatParser.defused_entity_decl
+    assert parser.ExternalEntityRefHandler.__func__ is (
+        DefusedExpatParser.defused_external_entity_ref_handler
+    )
