@@ -4,10 +4,11 @@ Works with any ASGI framework (FastAPI, Starlette, Quart, Litestar, Django's ASG
 
     app = WxPayMiddleware(app, wxpay, prefix="/wxpay")
 
-The synchronous core (WeChat calls, the host's hooks) runs in a worker thread, so the
-event loop never waits on WeChat or a database. The client IP is the ASGI peer address
-(``scope["client"]``): behind a reverse proxy, run the server with its proxy-headers
-option (uvicorn ``--proxy-headers --forwarded-allow-ips``) so that it is the user's.
+The synchronous core (WeChat calls, the host's hooks) runs in a worker thread (see
+``_threads.CoreRunner``), so the event loop never waits on WeChat or a database. The
+client IP is the ASGI peer address (``scope["client"]``): behind a reverse proxy, run
+the server with its proxy-headers option (uvicorn ``--proxy-headers
+--forwarded-allow-ips``) so that it is the user's.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import anyio.to_thread
-
 from wxpay_mw.app import WxPay
 from wxpay_mw.sansio import Request, Response
+
+from ._threads import CoreRunner
 
 __all__ = ["WxPayMiddleware", "normalize_prefix"]
 
@@ -81,6 +82,7 @@ class WxPayMiddleware:
         self.app = app
         self.wxpay = wxpay
         self.prefix = normalize_prefix(prefix)
+        self.runner = CoreRunner()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,5 +113,5 @@ class WxPayMiddleware:
             client_ip=client[0] if client else "",
             native=scope,
         )
-        response = await anyio.to_thread.run_sync(self.wxpay.handle, request)
+        response = await self.runner.run(self.wxpay.handle, request)
         await send_response(send, response)

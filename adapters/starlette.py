@@ -7,8 +7,9 @@
     app.router.routes.append(mount(wxpay, "/wxpay"))
 
 Each route hands the method check, body cap and error mapping to ``WxPay.handle`` (so a
-wrong method gets the same JSON 405 as under every other adapter) and runs it in
-Starlette's threadpool, so the event loop never waits on WeChat or a database. The
+wrong method gets the same JSON 405 as under every other adapter) and runs it in a
+worker thread (``_threads.CoreRunner``, one per ``routes`` or ``mount`` call), so the
+event loop never waits on WeChat or a database. The
 client IP is ``request.client.host``; behind a proxy, use uvicorn's ``--proxy-headers``.
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import Mount, Route
@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 from wxpay_mw.app import WxPay
 from wxpay_mw.sansio import Request
 
+from ._threads import CoreRunner
 from .asgi import normalize_prefix
 
 __all__ = ["mount", "routes"]
@@ -32,7 +33,7 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _endpoint(
-    wxpay: WxPay, template: str
+    wxpay: WxPay, template: str, runner: CoreRunner
 ) -> Callable[[StarletteRequest], Awaitable[StarletteResponse]]:
     """The endpoint for one wxpay-mw path; ``template`` may hold ``{out_trade_no}``."""
 
@@ -56,7 +57,7 @@ def _endpoint(
             client_ip=request.client.host if request.client else "",
             native=request,
         )
-        response = await run_in_threadpool(wxpay.handle, sansio)
+        response = await runner.run(wxpay.handle, sansio)
         return StarletteResponse(
             content=response.body, status_code=response.status, headers=dict(response.headers)
         )
@@ -66,10 +67,15 @@ def _endpoint(
 
 def routes(wxpay: WxPay, prefix: str = "") -> list[Route]:
     """The four wxpay-mw routes, each path starting with ``prefix`` (none by default)."""
+    return _routes(wxpay, prefix, CoreRunner())
+
+
+def _routes(wxpay: WxPay, prefix: str, runner: CoreRunner) -> list[Route]:
     base = normalize_prefix(prefix)
     templates = ("/prepay", "/notify", "/refund-notify", "/orders/{out_trade_no}")
     return [
-        Route(base + t, _endpoint(wxpay, t), methods=_METHODS, name=f"wxpay:{t}") for t in templates
+        Route(base + t, _endpoint(wxpay, t, runner), methods=_METHODS, name=f"wxpay:{t}")
+        for t in templates
     ]
 
 
@@ -79,5 +85,6 @@ def mount(wxpay: WxPay, path: str = "/wxpay") -> Mount:
     Everything under ``path`` is wxpay-mw's: an unknown path there gets the same JSON 404
     as under every other adapter.
     """
-    rest = Route("/{path:path}", _endpoint(wxpay, "/{path}"), methods=_METHODS)
-    return Mount(normalize_prefix(path), routes=[*routes(wxpay), rest], name="wxpay")
+    runner = CoreRunner()
+    rest = Route("/{path:path}", _endpoint(wxpay, "/{path}", runner), methods=_METHODS)
+    return Mount(normalize_prefix(path), routes=[*_routes(wxpay, "", runner), rest], name="wxpay")
