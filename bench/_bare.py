@@ -98,21 +98,31 @@ def wsgi() -> Callable[..., Iterable[bytes]]:
 
 
 def asgi_thread_hop() -> Callable[..., Any]:
-    """The raw ASGI app plus one ``anyio.to_thread.run_sync`` of a no-op per request.
+    """The raw ASGI app plus one worker-thread hop of a no-op per request.
 
     Not a baseline for the bar: it shows what the one worker-thread hop that the design
-    requires of async adapters (hooks are synchronous) costs on its own.
+    requires of async adapters (hooks are synchronous) costs on its own. The hop is the
+    one the ASGI adapters make (``CoreRunner``); ``BENCH_HOP=anyio`` makes it
+    ``anyio.to_thread.run_sync`` instead, the hop they made before.
     """
+    import os
+
     import anyio.to_thread
+    from wxpay_mw.adapters._threads import CoreRunner
 
     inner = asgi()
+    runner = CoreRunner()
+    use_anyio = os.environ.get("BENCH_HOP") == "anyio"
 
-    def nothing() -> None:
+    def nothing(_: object = None) -> None:
         return None
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            await anyio.to_thread.run_sync(nothing)
+            if use_anyio:
+                await anyio.to_thread.run_sync(nothing)
+            else:
+                await runner.run(nothing, None)
         await inner(scope, receive, send)
 
     return app

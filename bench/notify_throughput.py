@@ -171,8 +171,9 @@ def run(quick: bool = False) -> Section:
                     Figure(
                         name=f"{label} ({server}): diagnostic, bare + one worker-thread hop, req/s",
                         value=f"{median(rps['hop']):,.0f} (x{hop_ratio:.2f} of bare)",
-                        note="the bare app plus one anyio.to_thread.run_sync(no-op) per "
-                        "request: the cost of the hop the design requires of async adapters",
+                        note="the bare app plus one worker-thread hop of a no-op per request, "
+                        "through the adapters' CoreRunner: the cost of the hop the design "
+                        "requires of async adapters",
                     )
                 )
             section.notes.append(

@@ -212,8 +212,10 @@ def run(quick: bool = False) -> Section:
             )
         )
     section.notes.append(
-        "The ASGI middleware runs WxPay.handle in anyio's default worker-thread pool "
-        "(40 threads), so at most 40 prepays wait on WeChat at once: 200 prepays x 0.2 s "
+        "The ASGI middleware runs WxPay.handle in its worker threads (adapters/_threads.py: "
+        "at most 40, as anyio's default limiter; a queued call brings in another thread "
+        "once the busy ones have finished nothing for 1 ms), so at most 40 prepays wait "
+        "on WeChat at once: 200 prepays x 0.2 s "
         "/ 40 = 1.0 s is the floor with default settings; the event loop itself never "
         "waits, which is what the ping probe shows."
     )
