@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Protocol
 
@@ -285,19 +285,26 @@ class Flow:
         SUCCESS only when the notification was verified and every hook succeeded (or it
         was a verified failed-payment notice, which is acknowledged).
         """
+        return self._answer("payment", body, self._notify)
+
+    def _answer(self, kind: str, body: bytes, handle: Callable[[dict[str, str]], bytes]) -> bytes:
+        """Parse ``body`` and ``handle`` it; every failure becomes a FAIL answer.
+
+        A rejection reaches ``wxpay_notify_rejected``; anything else (a store that is
+        down, a bug in a hook) is logged: either way WeChat retries, nothing is lost.
+        """
         fields: dict[str, str] = {}
         try:
             try:
                 fields = xmlmsg.from_xml(body)
             except XMLError as exc:
                 raise Rejected("bad_xml") from exc
-            return self._notify(fields)
+            return handle(fields)
         except Rejected as rejection:
             self._rejected(rejection.reason, rejection.fields or fields)
             return fail(rejection.reason)
         except Exception:
-            # A store that is down, a bug in a hook: WeChat retries, nothing is lost.
-            log.exception("payment notification for %r failed", fields.get("out_trade_no"))
+            log.exception("%s notification for %r failed", kind, fields.get("out_trade_no"))
             return fail("internal error")
 
     def _notify(self, fields: dict[str, str]) -> bytes:
@@ -359,27 +366,18 @@ class Flow:
 
         It carries no sign: decrypting ``req_info`` with the merchant key is the proof.
         """
-        fields: dict[str, str] = {}
+        return self._answer("refund", body, self._refund_notify)
+
+    def _refund_notify(self, fields: dict[str, str]) -> bytes:
+        if fields.get("return_code") != "SUCCESS":
+            raise Rejected("return_fail")
+        check_merchant(self.config, fields)
         try:
-            try:
-                fields = xmlmsg.from_xml(body)
-            except XMLError as exc:
-                raise Rejected("bad_xml") from exc
-            if fields.get("return_code") != "SUCCESS":
-                raise Rejected("return_fail")
-            check_merchant(self.config, fields)
-            try:
-                info = decrypt_req_info(fields.get("req_info", ""), self.client.signing_key())
-            except WxPayError as exc:
-                raise Rejected("bad_sign") from exc
-            self.hook.wxpay_refund_notified(refund=refund(info, fields))
-            return SUCCESS
-        except Rejected as rejection:
-            self._rejected(rejection.reason, rejection.fields or fields)
-            return fail(rejection.reason)
-        except Exception:
-            log.exception("refund notification failed")
-            return fail("internal error")
+            info = decrypt_req_info(fields.get("req_info", ""), self.client.signing_key())
+        except WxPayError as exc:
+            raise Rejected("bad_sign") from exc
+        self.hook.wxpay_refund_notified(refund=refund(info, fields))
+        return SUCCESS
 
     # -- order status and reconciliation ------------------------------------------------
 
