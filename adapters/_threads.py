@@ -22,6 +22,7 @@ import contextlib
 import contextvars
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,9 +79,12 @@ class CoreRunner:
         self._lock = threading.Lock()
         self._jobs: deque[_Job] = deque()
         self._running = 0  # threads taking jobs off the queue (idle ones are not counted)
-        # When the next spill check is due (0: none). A check is due again once this is
-        # past, so one lost with a closed event loop is simply scheduled anew.
-        self._check_due = 0.0
+        # When each loop's next spill check is due (none: no check pending there). A loop
+        # closed with a check pending takes it along, so the time is kept per loop: a
+        # single one would stop other loops from scheduling theirs until it has passed.
+        self._check_due: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, float] = (
+            weakref.WeakKeyDictionary()
+        )
         self._finished = 0  # calls done so far, and as of the last check
         self._finished_at_check = 0
 
@@ -99,8 +103,8 @@ class CoreRunner:
             if self._running == 0:
                 self._running = 1
                 start = True
-            elif now >= self._check_due:
-                self._check_due = now + self.spill
+            elif now >= self._check_due.get(loop, 0.0):
+                self._check_due[loop] = now + self.spill
                 check = True
         if start:
             self._start(1)
@@ -137,7 +141,10 @@ class CoreRunner:
             more = max(0, min(waiting, self.max_threads - self._running))
             self._running += more
             again = bool(self._jobs)
-            self._check_due = now + self.spill if again else 0.0
+            if again:
+                self._check_due[loop] = now + self.spill
+            else:
+                self._check_due.pop(loop, None)
         if more:
             self._start(more)
         if again:
