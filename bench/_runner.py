@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from . import _load
+from ._apps import order_fee, order_no
+from ._data import notification, notification_body
 from ._servers import ROOT
 
 __all__ = ["finish_load", "run_load", "start_load"]
@@ -68,3 +71,40 @@ def finish_load(proc: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
         raise RuntimeError(f"load generator failed ({proc.returncode}): {err[-2000:]}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+def notify_spec(
+    tmp: Path,
+    start: int,
+    count: int,
+    name: str,
+    *,
+    connections: int = 16,
+    time_limit: float = 60.0,
+    record_latency: bool = True,
+) -> Path:
+    """A load spec file of ``count`` distinct, signed notifications for orders ``start``..."""
+    requests = [
+        _load.build_request(
+            "POST",
+            "/wxpay/notify",
+            notification_body(notification(order_no(i), order_fee(i), serial=i)),
+            ctype="text/xml",
+        )
+        for i in range(start, start + count)
+    ]
+    path = tmp / name
+    _load.write_spec(
+        _load.LoadSpec(
+            "127.0.0.1",
+            0,
+            requests,
+            connections=connections,
+            time_limit=time_limit,
+            expect=b"SUCCESS",
+            reject=b"FAIL",
+            record_latency=record_latency,
+        ),
+        str(path),
+    )
+    return path

@@ -13,11 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from . import _load
-from ._apps import order_fee, order_no
-from ._data import notification, notification_body
 from ._report import Figure, Section
-from ._runner import run_load
+from ._runner import notify_spec, run_load
 from ._servers import WSGI_THREADS, running
 
 __all__ = ["run"]
@@ -62,24 +59,7 @@ class _Sampler:
 
 
 def _spec(tmp: Path, start: int, count: int, name: str) -> Path:
-    requests = [
-        _load.build_request(
-            "POST",
-            "/wxpay/notify",
-            notification_body(notification(order_no(i), order_fee(i), serial=i)),
-            ctype="text/xml",
-        )
-        for i in range(start, start + count)
-    ]
-    path = tmp / name
-    _load.write_spec(
-        _load.LoadSpec(
-            "127.0.0.1", 0, requests, connections=16, time_limit=120.0, expect=b"SUCCESS",
-            reject=b"FAIL", record_latency=False,
-        ),
-        str(path),
-    )  # fmt: skip
-    return path
+    return notify_spec(tmp, start, count, name, time_limit=120.0, record_latency=False)
 
 
 def run(quick: bool = False) -> Section:

@@ -18,11 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import _load
-from ._apps import order_fee, order_no, populate_store
-from ._data import notification, notification_body
+from ._apps import populate_store
 from ._report import Figure, Section, median
-from ._runner import run_load
+from ._runner import notify_spec, run_load
 from ._servers import WSGI_THREADS, running
 
 __all__ = ["ADAPTERS", "run"]
@@ -48,29 +46,7 @@ def _write_specs(tmp: Path, warmup: int, per_run: int, reps: int) -> tuple[Path,
     """Spec files: one warm-up set, then one distinct set per repetition."""
 
     def spec(start: int, count: int, name: str) -> Path:
-        requests = [
-            _load.build_request(
-                "POST",
-                "/wxpay/notify",
-                notification_body(notification(order_no(i), order_fee(i), serial=i)),
-                ctype="text/xml",
-            )
-            for i in range(start, start + count)
-        ]
-        path = tmp / name
-        _load.write_spec(
-            _load.LoadSpec(
-                "127.0.0.1",
-                0,
-                requests,
-                connections=CONNECTIONS,
-                time_limit=60.0,
-                expect=b"SUCCESS",
-                reject=b"FAIL",
-            ),
-            str(path),
-        )
-        return path
+        return notify_spec(tmp, start, count, name, connections=CONNECTIONS)
 
     warm = spec(0, warmup, "warmup.json")
     runs = [spec(warmup + r * per_run, per_run, f"rep{r}.json") for r in range(reps)]
