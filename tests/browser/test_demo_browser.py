@@ -14,8 +14,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -68,40 +72,48 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         process.communicate(timeout=30)
 
 
-def test_buy_and_pay_through_the_demo_page(
-    chromium_path: str, demo: tuple[str, Path], tmp_path: Path
-) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def page(chromium_path: str, demo: tuple[str, Path]) -> Iterator[Page]:
+    """A fresh page of Debian's Chromium on the demo's shop."""
+    from playwright.sync_api import sync_playwright
 
-    url, database = demo
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 820})
-            page.goto(url + "/")
-            expect(page.get_by_test_id("product-dumplings")).to_contain_text("¥12.80")
-            page.get_by_test_id("buy-dumplings").click()
-
-            sheet = page.get_by_test_id("pay-sheet")
-            expect(sheet).to_be_visible()
-            expect(page.get_by_test_id("sheet-amount")).to_have_text("¥12.80")
-            expect(page.get_by_test_id("sheet-merchant")).to_have_text("wxpay-mw demo shop")
-            page.screenshot(path=str(tmp_path / "sheet.png"), animations="disabled")
-            page.get_by_test_id("confirm-pay").click()
-
-            expect(page.get_by_test_id("status")).to_have_text("Paid", timeout=20_000)
-            expect(page.get_by_test_id("paid-amount")).to_have_text("¥12.80")
-            transaction_id = page.get_by_test_id("transaction-id").inner_text()
-            out_trade_no = page.get_by_test_id("out-trade-no").inner_text()
-            assert re.fullmatch(r"\d{20,32}", transaction_id)
-            page.screenshot(path=str(tmp_path / "paid.png"), animations="disabled")
-
-            # Paying the same order again is refused with a readable message.
-            page.get_by_test_id("pay-again").click()
-            expect(page.get_by_test_id("error")).to_be_visible()
-            expect(page.get_by_test_id("error-message")).to_contain_text("already paid")
+            page.goto(demo[0] + "/")
+            yield page
         finally:
             browser.close()
+
+
+def test_buy_and_pay_through_the_demo_page(
+    page: Page, demo: tuple[str, Path], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    database = demo[1]
+    expect(page.get_by_test_id("product-dumplings")).to_contain_text("¥12.80")
+    page.get_by_test_id("buy-dumplings").click()
+
+    sheet = page.get_by_test_id("pay-sheet")
+    expect(sheet).to_be_visible()
+    expect(page.get_by_test_id("sheet-amount")).to_have_text("¥12.80")
+    expect(page.get_by_test_id("sheet-merchant")).to_have_text("wxpay-mw demo shop")
+    page.screenshot(path=str(tmp_path / "sheet.png"), animations="disabled")
+    page.get_by_test_id("confirm-pay").click()
+
+    expect(page.get_by_test_id("status")).to_have_text("Paid", timeout=20_000)
+    expect(page.get_by_test_id("paid-amount")).to_have_text("¥12.80")
+    transaction_id = page.get_by_test_id("transaction-id").inner_text()
+    out_trade_no = page.get_by_test_id("out-trade-no").inner_text()
+    assert re.fullmatch(r"\d{20,32}", transaction_id)
+    page.screenshot(path=str(tmp_path / "paid.png"), animations="disabled")
+
+    # Paying the same order again is refused with a readable message.
+    page.get_by_test_id("pay-again").click()
+    expect(page.get_by_test_id("error")).to_be_visible()
+    expect(page.get_by_test_id("error-message")).to_contain_text("already paid")
 
     with closing(sqlite3.connect(database)) as db:
         row = db.execute(
@@ -114,52 +126,32 @@ def test_buy_and_pay_through_the_demo_page(
     assert (tmp_path / "paid.png").stat().st_size > 0
 
 
-def test_wechat_down_shows_a_readable_message(
-    chromium_path: str, demo: tuple[str, Path], tmp_path: Path
-) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_wechat_down_shows_a_readable_message(page: Page, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
 
-    url, _ = demo
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(url + "/")
-            page.get_by_text("Try a failure").click()
-            page.get_by_test_id("fault-wechat-down").check()
-            expect(page.get_by_test_id("steps")).to_contain_text("HTTP 500")
-            page.get_by_test_id("buy-tea").click()
-            expect(page.get_by_test_id("error-message")).to_contain_text("not answering")
-            expect(page.get_by_test_id("error-code")).to_contain_text("wechat_unavailable")
-            expect(page.get_by_test_id("pay-sheet")).to_be_hidden()
-            page.screenshot(path=str(tmp_path / "wechat-down.png"), animations="disabled")
+    page.get_by_text("Try a failure").click()
+    page.get_by_test_id("fault-wechat-down").check()
+    expect(page.get_by_test_id("steps")).to_contain_text("HTTP 500")
+    page.get_by_test_id("buy-tea").click()
+    expect(page.get_by_test_id("error-message")).to_contain_text("not answering")
+    expect(page.get_by_test_id("error-code")).to_contain_text("wechat_unavailable")
+    expect(page.get_by_test_id("pay-sheet")).to_be_hidden()
+    page.screenshot(path=str(tmp_path / "wechat-down.png"), animations="disabled")
 
-            # WeChat back: the next attempt goes through to the payment sheet.
-            page.get_by_test_id("fault-wechat-down").uncheck()
-            expect(page.get_by_test_id("steps")).to_contain_text("back")
-            page.get_by_test_id("buy-tea").click()
-            expect(page.get_by_test_id("sheet-amount")).to_have_text("¥0.01")
-        finally:
-            browser.close()
+    # WeChat back: the next attempt goes through to the payment sheet.
+    page.get_by_test_id("fault-wechat-down").uncheck()
+    expect(page.get_by_test_id("steps")).to_contain_text("back")
+    page.get_by_test_id("buy-tea").click()
+    expect(page.get_by_test_id("sheet-amount")).to_have_text("¥0.01")
 
 
-def test_expired_login_code_shows_a_readable_message(
-    chromium_path: str, demo: tuple[str, Path]
-) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_expired_login_code_shows_a_readable_message(page: Page) -> None:
+    from playwright.sync_api import expect
 
-    url, _ = demo
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        try:
-            page = browser.new_page()
-            page.goto(url + "/")
-            page.get_by_test_id("buy-tea").click()  # uses a code
-            page.get_by_test_id("cancel-pay").click()
-            page.get_by_text("Try a failure").click()
-            page.get_by_test_id("fault-expired-code").check()
-            page.get_by_test_id("buy-tea").click()  # replays the used code
-            expect(page.get_by_test_id("error-message")).to_contain_text("login has expired")
-            expect(page.get_by_test_id("error-code")).to_contain_text("invalid_code")
-        finally:
-            browser.close()
+    page.get_by_test_id("buy-tea").click()  # uses a code
+    page.get_by_test_id("cancel-pay").click()
+    page.get_by_text("Try a failure").click()
+    page.get_by_test_id("fault-expired-code").check()
+    page.get_by_test_id("buy-tea").click()  # replays the used code
+    expect(page.get_by_test_id("error-message")).to_contain_text("login has expired")
+    expect(page.get_by_test_id("error-code")).to_contain_text("invalid_code")
