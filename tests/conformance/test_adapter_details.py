@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -23,17 +22,6 @@ from wxpay_mw import WxPay, WxPayConfig
 from wxpay_mw.simulator import Simulator
 
 TIMEOUT = 10
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-def wxpay(wxpay_config: WxPayConfig, store: MemoryStore) -> Iterator[WxPay]:
-    with WxPay(wxpay_config, store) as app:
-        yield app
 
 
 async def _hello(request: StarletteRequest) -> PlainTextResponse:

@@ -8,28 +8,13 @@ hands it to WxPay, as WeChat would.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from tests.support import MemoryStore
-from wxpay_mw import WxPay, WxPayConfig
+from wxpay_mw import WxPay
 from wxpay_mw.sansio import Request, Response
 from wxpay_mw.simulator import Simulator
 
 PEER = "203.0.113.7"
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-def wxpay(wxpay_config: WxPayConfig, store: MemoryStore) -> Iterator[WxPay]:
-    with WxPay(wxpay_config, store) as app:
-        yield app
 
 
 def call(
