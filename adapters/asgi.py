@@ -4,8 +4,8 @@ Works with any ASGI framework (FastAPI, Starlette, Quart, Litestar, Django's ASG
 
     app = WxPayMiddleware(app, wxpay, prefix="/wxpay")
 
-The synchronous core (WeChat calls, the host's hooks) runs in a worker thread (see
-``_threads.CoreRunner``), so the event loop never waits on WeChat or a database. The
+``async def`` hooks are awaited on the event loop; plain hooks run in a worker thread
+(see ``_threads``), so the event loop never waits on WeChat or a database. The
 client IP is the ASGI peer address (``scope["client"]``): behind a reverse proxy, run
 the server with its proxy-headers option (uvicorn ``--proxy-headers
 --forwarded-allow-ips``) so that it is the user's.
@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from wxpay_mw.app import WxPay
-from wxpay_mw.sansio import Request, Response
+from wxpay_mw.sansio import Request, Response, normalize_prefix
 
-from ._threads import CoreRunner
+from ._threads import handle
 
 __all__ = ["WxPayMiddleware", "normalize_prefix"]
 
@@ -28,12 +28,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-def normalize_prefix(prefix: str) -> str:
-    """``"wxpay/"`` -> ``"/wxpay"``; ``"/"`` or ``""`` -> ``""`` (serve at the root)."""
-    stripped = prefix.strip().strip("/")
-    return f"/{stripped}" if stripped else ""
 
 
 def _route_path(scope: Scope) -> str:
@@ -82,7 +76,6 @@ class WxPayMiddleware:
         self.app = app
         self.wxpay = wxpay
         self.prefix = normalize_prefix(prefix)
-        self.runner = CoreRunner()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -113,5 +106,5 @@ class WxPayMiddleware:
             client_ip=client[0] if client else "",
             native=scope,
         )
-        response = await self.runner.run(self.wxpay.handle, request)
+        response = await handle(self.wxpay, request)
         await send_response(send, response)

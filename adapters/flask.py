@@ -21,7 +21,7 @@ from flask import Response as FlaskResponse
 
 from wxpay_mw.app import WxPay
 from wxpay_mw.config import ENV_NAMES, WxPayConfig
-from wxpay_mw.sansio import Request
+from wxpay_mw.sansio import Request, normalize_prefix
 
 from .wsgi import read_body, wsgi_headers
 
@@ -72,16 +72,18 @@ class WxPayFlask:
 
     def init_app(self, app: Flask) -> None:
         """Register the blueprint under ``WXPAY_URL_PREFIX`` and store the WxPay object."""
-        prefix = str(app.config.setdefault("WXPAY_URL_PREFIX", "/wxpay"))
+        prefix = normalize_prefix(str(app.config.setdefault("WXPAY_URL_PREFIX", "/wxpay")))
         wxpay = self._wxpay
         if wxpay is None:
             wxpay = WxPay(_config_from_app(app), *self._plugins)
+        # Flask calls views from synchronous code: an async def hook would never run.
+        wxpay.require_sync("the Flask adapter")
         app.extensions["wxpay"] = wxpay
         blueprint = Blueprint("wxpay", __name__)
         blueprint.add_url_rule(
             "/<path:subpath>", "endpoint", _view, methods=_METHODS, provide_automatic_options=False
         )
-        app.register_blueprint(blueprint, url_prefix="/" + prefix.strip("/"))
+        app.register_blueprint(blueprint, url_prefix=prefix)
 
     @staticmethod
     def wxpay(app: Flask | None = None) -> WxPay:

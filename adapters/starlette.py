@@ -6,10 +6,10 @@
     # FastAPI
     app.router.routes.append(mount(wxpay, "/wxpay"))
 
-Each route hands the method check, body cap and error mapping to ``WxPay.handle`` (so a
-wrong method gets the same JSON 405 as under every other adapter) and runs it in a
-worker thread (``_threads.CoreRunner``, one per ``routes`` or ``mount`` call), so the
-event loop never waits on WeChat or a database. The
+Each route hands the method check, body cap and error mapping to ``WxPay.ahandle`` (so
+a wrong method gets the same JSON 405 as under every other adapter): ``async def`` hooks
+are awaited on the event loop, plain ones run in a worker thread, so the event loop
+never waits on WeChat or a database. The
 client IP is ``request.client.host``; behind a proxy, use uvicorn's ``--proxy-headers``.
 """
 
@@ -22,10 +22,9 @@ from starlette.responses import Response as StarletteResponse
 from starlette.routing import Mount, Route
 
 from wxpay_mw.app import WxPay
-from wxpay_mw.sansio import Request
+from wxpay_mw.sansio import Request, normalize_prefix
 
-from ._threads import CoreRunner
-from .asgi import normalize_prefix
+from ._threads import handle
 
 __all__ = ["mount", "routes"]
 
@@ -33,7 +32,7 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _endpoint(
-    wxpay: WxPay, template: str, runner: CoreRunner
+    wxpay: WxPay, template: str
 ) -> Callable[[StarletteRequest], Awaitable[StarletteResponse]]:
     """The endpoint for one wxpay-mw path; ``template`` may hold ``{out_trade_no}``."""
 
@@ -57,7 +56,7 @@ def _endpoint(
             client_ip=request.client.host if request.client else "",
             native=request,
         )
-        response = await runner.run(wxpay.handle, sansio)
+        response = await handle(wxpay, sansio)
         return StarletteResponse(
             content=response.body, status_code=response.status, headers=dict(response.headers)
         )
@@ -67,15 +66,10 @@ def _endpoint(
 
 def routes(wxpay: WxPay, prefix: str = "") -> list[Route]:
     """The four wxpay-mw routes, each path starting with ``prefix`` (none by default)."""
-    return _routes(wxpay, prefix, CoreRunner())
-
-
-def _routes(wxpay: WxPay, prefix: str, runner: CoreRunner) -> list[Route]:
-    base = normalize_prefix(prefix)
+    base = normalize_prefix(prefix, whole_app=False)
     templates = ("/prepay", "/notify", "/refund-notify", "/orders/{out_trade_no}")
     return [
-        Route(base + t, _endpoint(wxpay, t, runner), methods=_METHODS, name=f"wxpay:{t}")
-        for t in templates
+        Route(base + t, _endpoint(wxpay, t), methods=_METHODS, name=f"wxpay:{t}") for t in templates
     ]
 
 
@@ -85,6 +79,5 @@ def mount(wxpay: WxPay, path: str = "/wxpay") -> Mount:
     Everything under ``path`` is wxpay-mw's: an unknown path there gets the same JSON 404
     as under every other adapter.
     """
-    runner = CoreRunner()
-    rest = Route("/{path:path}", _endpoint(wxpay, "/{path}", runner), methods=_METHODS)
-    return Mount(normalize_prefix(path), routes=[*_routes(wxpay, "", runner), rest], name="wxpay")
+    rest = Route("/{path:path}", _endpoint(wxpay, "/{path}"), methods=_METHODS)
+    return Mount(normalize_prefix(path), routes=[*routes(wxpay), rest], name="wxpay")

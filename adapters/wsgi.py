@@ -17,9 +17,7 @@ from http import HTTPStatus
 from typing import Any
 
 from wxpay_mw.app import WxPay
-from wxpay_mw.sansio import Request, Response
-
-from .asgi import normalize_prefix
+from wxpay_mw.sansio import Request, Response, normalize_prefix
 
 __all__ = ["WxPayWSGIMiddleware", "read_body", "wsgi_headers"]
 
@@ -89,6 +87,8 @@ class WxPayWSGIMiddleware:
         self.app = app
         self.wxpay = wxpay
         self.prefix = normalize_prefix(prefix)
+        # WSGI calls are synchronous: an async def hook would never run.
+        wxpay.require_sync("the WSGI adapter")
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or ""

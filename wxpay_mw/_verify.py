@@ -21,6 +21,7 @@ __all__ = [
     "SUCCESS",
     "Rejected",
     "check_merchant",
+    "check_sign",
     "fail",
     "fen",
     "guess_sign_type",
@@ -37,11 +38,17 @@ SUCCESS: Final = xmlmsg.to_xml({"return_code": "SUCCESS", "return_msg": "OK"})
 
 
 class Rejected(Exception):
-    """A notification failed verification; ``reason`` is a stable hookspec code."""
+    """A notification failed verification; ``reason`` is a stable hookspec code.
 
-    def __init__(self, reason: str, fields: Mapping[str, str] | None = None) -> None:
+    ``detail`` says what exactly was wrong, for the server log (never for WeChat).
+    """
+
+    def __init__(
+        self, reason: str, fields: Mapping[str, str] | None = None, *, detail: str = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.detail = detail or reason
         self.fields = dict(fields or {})
 
 
@@ -67,19 +74,48 @@ def guess_sign_type(fields: Mapping[str, str], default: signing.SignType) -> sig
     return default
 
 
+def check_sign(
+    fields: Mapping[str, str],
+    key: str,
+    order_sign_type: signing.SignType | None,
+    default: signing.SignType,
+) -> None:
+    """Refuse a message whose sign does not match, or whose sign type is not the order's.
+
+    HMAC-SHA256 notifications usually declare no ``sign_type``: the order's sign type
+    (else a guess from the sign's length) is used. One that declares a sign type other
+    than the order was placed with is refused, whatever its sign.
+    """
+    declared = fields.get("sign_type", "")
+    if declared and order_sign_type and declared != order_sign_type:
+        raise Rejected(
+            "bad_sign",
+            detail=f"declares sign_type {declared!r}; the order was placed with "
+            f"{order_sign_type!r}",
+        )
+    try:
+        sign_type = signing.sign_type_of(
+            fields, order_sign_type or guess_sign_type(fields, default)
+        )
+    except ValueError as exc:
+        raise Rejected("bad_sign", detail=str(exc)) from exc
+    if not signing.verify(fields, key, sign_type):
+        raise Rejected("bad_sign", detail=f"the sign does not match the fields ({sign_type})")
+
+
 def check_merchant(config: WxPayConfig, fields: Mapping[str, str]) -> None:
     """Refuse a message meant for another mini program or merchant."""
     if fields.get("appid") != config.appid:
-        raise Rejected("wrong_appid")
+        raise Rejected("wrong_appid", detail=f"appid is {fields.get('appid')!r}, not ours")
     if fields.get("mch_id") != config.mch_id:
-        raise Rejected("wrong_mch_id")
+        raise Rejected("wrong_mch_id", detail=f"mch_id is {fields.get('mch_id')!r}, not ours")
 
 
 def payment(order: Order, fields: Mapping[str, str], source: Any) -> Payment:
     """The verified Payment for ``order``; refuses missing fields and a wrong amount."""
     total_fee = fen(fields, "total_fee")
     if total_fee is None or not fields.get("transaction_id"):
-        raise Rejected("bad_fields")
+        raise Rejected("bad_fields", detail="total_fee or transaction_id is missing or malformed")
     if total_fee != order.total_fee:
         log.error(
             "%s: WeChat reports %s fen paid, the order is for %s fen",
@@ -87,7 +123,10 @@ def payment(order: Order, fields: Mapping[str, str], source: Any) -> Payment:
             total_fee,
             order.total_fee,
         )
-        raise Rejected("amount_mismatch")
+        raise Rejected(
+            "amount_mismatch",
+            detail=f"{total_fee} fen paid, the order is for {order.total_fee} fen",
+        )
     return Payment(
         out_trade_no=order.out_trade_no,
         transaction_id=fields["transaction_id"],
@@ -107,9 +146,9 @@ def refund(info: Mapping[str, str], outer: Mapping[str, str]) -> Refund:
     refund_fee, total_fee = fen(info, "refund_fee"), fen(info, "total_fee")
     needed = ("out_trade_no", "out_refund_no", "refund_status")
     if refund_fee is None or total_fee is None or not all(info.get(k) for k in needed):
-        raise Rejected("bad_fields", outer)
+        raise Rejected("bad_fields", outer, detail="req_info lacks a required field")
     if not 0 < refund_fee <= total_fee:
-        raise Rejected("bad_fields", outer)
+        raise Rejected("bad_fields", outer, detail=f"refund_fee {refund_fee} is out of range")
     return Refund(
         out_trade_no=info["out_trade_no"],
         out_refund_no=info["out_refund_no"],

@@ -17,17 +17,24 @@ Routes, relative to the adapter's prefix (default ``/wxpay``):
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import pluggy
 
-from . import hookspecs
+from ._drive import Offload, Steps, run_async, run_sync
+from ._plugins import Plugins
+from ._verify import fail
 from .config import WxPayConfig
-from .errors import WeChatError, WeChatUnavailableError, WxPayError
+from .errors import SetupError, WeChatError, WeChatUnavailableError, WxPayError
 from .flow import Flow, PayClient, ReconcileSummary, client_error
 from .sansio import Request, Response
 
@@ -36,11 +43,17 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "WxPay"]
 
+T = TypeVar("T")
+
 log = logging.getLogger("wxpay_mw.app")
 
 #: WeChat's messages and a prepay JSON are a few KiB; 64 KiB leaves room, refuses floods.
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 
+#: Threads for plain hooks under the async adapters: at most this many wait on a
+#: database or WeChat at once (anyio's default limit).
+MAX_THREADS: Final = 40
+_NOTIFY_PATHS: Final = ("/notify", "/refund-notify")
 _POST: Final = ("POST",)
 _GET: Final = ("GET",)
 _NO_STORE: Final = ("cache-control", "no-store")
@@ -66,10 +79,17 @@ def _is_json(content_type: str) -> bool:
 class WxPay:
     """wxpay-mw for one host app and one merchant.
 
-    ``plugins`` are objects (classes, instances or modules) with ``@wxpay_mw.hookimpl``
-    functions; more can be added with :meth:`register`. ``client`` defaults to a
-    :class:`~wxpay_mw.client.WeChatClient` for ``config``, closed by :meth:`close`; a
-    client passed in stays the caller's to close. Bodies over ``max_body_bytes`` get 413.
+    ``plugins`` are objects (classes, instances or modules) whose ``wxpay_*`` methods
+    implement the hooks; more can be added with :meth:`register`. When plugins are given
+    here, the required hooks are checked here (else on the first request): a missing one
+    is a :class:`~wxpay_mw.errors.SetupError` naming each and what breaks without it.
+
+    ``client`` defaults to a :class:`~wxpay_mw.client.WeChatClient` for ``config``, closed
+    by :meth:`close`; a client passed in stays the caller's to close. ``aclient`` is an
+    async client the async entry points await instead. Bodies over ``max_body_bytes``
+    get 413. The order-status endpoint asks WeChat about one pending order at most once
+    every ``status_query_interval`` seconds, and about at most
+    ``status_query_concurrency`` orders at once (per process).
 
     Thread-safe: one instance serves every request of the host app, in any thread.
     """
@@ -79,7 +99,10 @@ class WxPay:
         config: WxPayConfig,
         *plugins: object,
         client: PayClient | None = None,
+        aclient: Any = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        status_query_interval: float = 5.0,
+        status_query_concurrency: int = 4,
     ) -> None:
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
             raise TypeError("max_body_bytes must be an int")
@@ -87,18 +110,22 @@ class WxPay:
             raise ValueError("max_body_bytes must be positive")
         self.config = config
         self.max_body_bytes = max_body_bytes
-        # One manager per WxPay object: two apps in one process never share plugins.
-        self.plugin_manager = pluggy.PluginManager(hookspecs.PROJECT)
-        self.plugin_manager.add_hookspecs(hookspecs)
+        self.plugins = Plugins()
         self._owns_client = client is None
         if client is None:
             from .client import WeChatClient
 
             client = WeChatClient(config)
         self.client: PayClient = client
-        self.flow = Flow(config, client, self.plugin_manager.hook)
+        self.aclient = aclient
+        self.flow = Flow(config, self.plugins.hook, status_query_interval, status_query_concurrency)
+        self._lock = threading.Lock()
+        self._ready = False
+        self._executor: ThreadPoolExecutor | None = None
         for plugin in plugins:
             self.register(plugin)
+        if plugins:
+            self.check()
 
     def __repr__(self) -> str:
         return f"WxPay(appid={self.config.appid!r}, mch_id={self.config.mch_id!r})"
@@ -106,20 +133,44 @@ class WxPay:
     @property
     def hook(self) -> Any:
         """The pluggy hook relay: ``wxpay.hook.wxpay_load_order(out_trade_no=...)``."""
-        return self.plugin_manager.hook
+        return self.plugins.hook
+
+    @property
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """The pluggy plugin manager of this object (one per WxPay, never shared)."""
+        return self.plugins.manager
 
     def register(self, plugin: object, name: str | None = None) -> None:
-        """Add a plugin. A ``wxpay_*`` hookimpl that matches no hook is an error here."""
-        self.plugin_manager.register(plugin, name=name)
-        # A typo in a hook name would otherwise be silently never called.
-        self.plugin_manager.check_pending()
+        """Add a plugin. A ``wxpay_*`` name that matches no hook is a SetupError here."""
+        self.plugins.register(plugin, name=name)
+
+    def check(self) -> None:
+        """Raise :class:`SetupError` unless every required hook is implemented.
+
+        Done once by the constructor (when given plugins) or by the first request; logs
+        at INFO which plugin implements which hook.
+        """
+        self.plugins.validate()
+        self._ready = True
+
+    def require_sync(self, adapter: str) -> None:
+        """For synchronous adapters: refuse ``async def`` hooks, registered now or later."""
+        self.plugins.require_sync(adapter)
+
+    def status_token(self, out_trade_no: str) -> str:
+        """The token that lets a client see ``out_trade_no``'s status (prepay returns it)."""
+        from ._status import status_token
+
+        return status_token(self.config.api_key, out_trade_no)
 
     def close(self) -> None:
-        """Close the WeChat client if this object created it."""
+        """Close the WeChat client if this object created it, and its worker threads."""
         if self._owns_client:
             closer = getattr(self.client, "close", None)
             if callable(closer):
                 closer()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
 
     def __enter__(self) -> Self:
         return self
@@ -132,48 +183,119 @@ class WxPay:
     ) -> None:
         self.close()
 
+    # -- running the flow ---------------------------------------------------------------
+
+    def _run(self, steps: Steps[T]) -> T:
+        if not self._ready:
+            self.check()
+        return run_sync(steps, self.hook, self.client)
+
+    async def _arun(self, steps: Steps[T], offload: Offload | None = None) -> T:
+        if not self._ready:
+            self.check()
+        return await run_async(
+            steps, self.hook, self.client, self.aclient, offload or self.run_in_thread
+        )
+
+    async def run_in_thread(self, fn: Any) -> Any:
+        """``fn()`` in one of this object's worker threads (asyncio), context copied."""
+        if self._executor is None:
+            with self._lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(MAX_THREADS, thread_name_prefix="wxpay-mw")
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, context.run, fn)
+
     # -- the Python API, for hosts that wire the endpoints themselves -------------------
 
     def prepay(
         self, payload: dict[str, Any], client_ip: str = "", request: Request | None = None
     ) -> dict[str, str]:
-        """wx.requestPayment parameters + ``out_trade_no``; raises ``WxPayError``.
+        """wx.requestPayment parameters + ``out_trade_no`` and ``status_token``.
 
-        ``client_error(exc)`` (in :mod:`wxpay_mw.flow`) gives the status and JSON for it.
+        Raises ``WxPayError``; ``client_error(exc)`` (in :mod:`wxpay_mw.flow`) gives the
+        status and JSON for it.
         """
-        return self.flow.prepay(payload, client_ip, request)
+        return self._run(self.flow.prepay(payload, client_ip, request))
+
+    async def aprepay(
+        self, payload: dict[str, Any], client_ip: str = "", request: Request | None = None
+    ) -> dict[str, str]:
+        """:meth:`prepay` for async hosts: async hooks awaited, plain ones in a thread."""
+        return await self._arun(self.flow.prepay(payload, client_ip, request))
 
     def notify(self, body: bytes) -> bytes:
         """Handle a payment notification body; the XML answer for WeChat."""
-        return self.flow.notify(body)
+        return self._run(self.flow.notify(body))
+
+    async def anotify(self, body: bytes) -> bytes:
+        """:meth:`notify` for async hosts."""
+        return await self._arun(self.flow.notify(body))
 
     def refund_notify(self, body: bytes) -> bytes:
         """Handle a refund notification body; the XML answer for WeChat."""
-        return self.flow.refund_notify(body)
+        return self._run(self.flow.refund_notify(body))
+
+    async def arefund_notify(self, body: bytes) -> bytes:
+        """:meth:`refund_notify` for async hosts."""
+        return await self._arun(self.flow.refund_notify(body))
 
     def order_status(self, out_trade_no: str) -> dict[str, Any]:
-        """The order's status (reconciled with WeChat while pending); raises if unknown."""
-        return self.flow.order_status(out_trade_no)
+        """The order's status (reconciled with WeChat while pending); raises if unknown.
+
+        No token is asked for: this is the server's own call, not a client's request.
+        """
+        return self._run(self.flow.order_status(out_trade_no))
+
+    async def aorder_status(self, out_trade_no: str) -> dict[str, Any]:
+        """:meth:`order_status` for async hosts."""
+        return await self._arun(self.flow.order_status(out_trade_no))
 
     def reconcile(self, older_than: float | None = None, limit: int = 100) -> ReconcileSummary:
-        """Ask WeChat about pending orders placed before ``older_than`` (default: 10 min ago)."""
+        """Ask WeChat about pending orders placed before ``older_than`` (default: 10 min ago).
+
+        Needs the ``wxpay_pending_orders`` hook: without it, a SetupError.
+        """
         cutoff = time.time() - 600 if older_than is None else older_than
-        return self.flow.reconcile(cutoff, limit)
+        return self._run(self.flow.reconcile(cutoff, limit))
+
+    async def areconcile(
+        self, older_than: float | None = None, limit: int = 100
+    ) -> ReconcileSummary:
+        """:meth:`reconcile` for async hosts."""
+        cutoff = time.time() - 600 if older_than is None else older_than
+        return await self._arun(self.flow.reconcile(cutoff, limit))
 
     # -- the sans-IO core ---------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
         """Answer one HTTP request whose path is relative to the mount prefix."""
-        path = request.path
-        if path == "/prepay":
-            return self._route(request, _POST, self._prepay)
-        if path == "/notify":
-            return self._route(request, _POST, self._notify)
-        if path == "/refund-notify":
-            return self._route(request, _POST, self._refund_notify)
-        if path.startswith("/orders/") and path.count("/") == 2 and len(path) > 8:
-            return self._route(request, _GET, self._order_status)
-        return _error(404, "not_found", f"no wxpay-mw endpoint at {path or '/'}")
+        try:
+            view = self._view(request)
+            if isinstance(view, Response):
+                return view
+            return self._run(view)
+        except Exception as exc:
+            return self._failure(request, exc)
+
+    async def ahandle(self, request: Request, offload: Offload | None = None) -> Response:
+        """:meth:`handle` for the async adapters: the event loop never waits on a hook.
+
+        ``async def`` hooks (and the async client) are awaited on the running loop; plain
+        hooks run through ``offload`` (default: this object's worker threads). Without any
+        async hook the whole request makes one hop to a worker thread.
+        """
+        offload = offload or self.run_in_thread
+        if not self.plugins.has_async and self.aclient is None:
+            response: Response = await offload(partial(self.handle, request))
+            return response
+        try:
+            view = self._view(request)
+            if isinstance(view, Response):
+                return view
+            return await self._arun(view, offload)
+        except Exception as exc:
+            return self._failure(request, exc)
 
     def too_large(self, request: Request) -> bool:
         """True when the declared or received body is over ``max_body_bytes``."""
@@ -182,44 +304,66 @@ class WxPay:
             return True
         return len(request.body) > self.max_body_bytes
 
-    def _route(self, request: Request, allowed: tuple[str, ...], view: Any) -> Response:
+    def _view(self, request: Request) -> Response | Steps[Response]:
+        """The answer, or the steps that make it, for one request; routing and limits."""
+        path = request.path
+        if path == "/prepay":
+            return self._checked(request, _POST) or self._prepay(request)
+        if path == "/notify":
+            return self._checked(request, _POST) or self._notify(request)
+        if path == "/refund-notify":
+            return self._checked(request, _POST) or self._refund_notify(request)
+        if path.startswith("/orders/") and path.count("/") == 2 and len(path) > 8:
+            return self._checked(request, _GET) or self._order_status(request)
+        return _error(404, "not_found", f"no wxpay-mw endpoint at {path or '/'}")
+
+    def _checked(self, request: Request, allowed: tuple[str, ...]) -> Response | None:
         if request.method not in allowed:
             response = _error(405, "method_not_allowed", f"use {', '.join(allowed)}")
             return Response(405, [*response.headers, ("allow", ", ".join(allowed))], response.body)
         if self.too_large(request):
             return _error(413, "payload_too_large", f"the body is over {self.max_body_bytes} bytes")
-        try:
-            result: Response = view(request)
-            return result
-        except WxPayError as exc:
+        return None
+
+    def _failure(self, request: Request, exc: Exception) -> Response:
+        """The answer for ``exc`` raised while handling ``request``; logged where it must be."""
+        if isinstance(exc, SetupError):
+            # The host's wiring is wrong: loud, and never a SUCCESS to WeChat.
+            log.error("%s %s failed: %s", request.method, request.path, exc)
+            if request.path in _NOTIFY_PATHS:
+                return Response.xml(200, fail("internal error"))
+            return _error(500, "internal_error", "the server failed to handle the request")
+        if isinstance(exc, WxPayError):
             status, body = client_error(exc)
             # WeChat's failures were logged by the flow with their context.
             if status >= 500 and not isinstance(exc, WeChatError | WeChatUnavailableError):
                 log.warning("%s %s: %s", request.method, request.path, exc)
             return _json(status, body)
-        except Exception:
-            log.exception("%s %s failed", request.method, request.path)
-            return _error(500, "internal_error", "the server failed to handle the request")
+        log.error("%s %s failed", request.method, request.path, exc_info=exc)
+        return _error(500, "internal_error", "the server failed to handle the request")
 
-    def _prepay(self, request: Request) -> Response:
+    def _prepay(self, request: Request) -> Steps[Response]:
         if not _is_json(request.headers.get("content-type", "")):
             return _error(415, "unsupported_media_type", "send the order as application/json")
         try:
             payload = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            # RecursionError: deeply nested JSON is malformed input, not a server fault.
             return _error(400, "bad_request", "the body is not valid JSON")
         if not isinstance(payload, dict):
             return _error(400, "bad_request", "the body must be a JSON object")
-        return _json(200, self.flow.prepay(payload, request.client_ip, request))
+        params = yield from self.flow.prepay(payload, request.client_ip, request)
+        return _json(200, params)
 
-    def _notify(self, request: Request) -> Response:
-        return Response.xml(200, self.flow.notify(request.body))
+    def _notify(self, request: Request) -> Steps[Response]:
+        return Response.xml(200, (yield from self.flow.notify(request.body)))
 
-    def _refund_notify(self, request: Request) -> Response:
-        return Response.xml(200, self.flow.refund_notify(request.body))
+    def _refund_notify(self, request: Request) -> Steps[Response]:
+        return Response.xml(200, (yield from self.flow.refund_notify(request.body)))
 
-    def _order_status(self, request: Request) -> Response:
-        return _json(200, self.flow.order_status(request.path.removeprefix("/orders/")))
+    def _order_status(self, request: Request) -> Steps[Response]:
+        out_trade_no = request.path.removeprefix("/orders/")
+        return _json(200, (yield from self.flow.order_status(out_trade_no, request)))
 
 
 def _client_type_check(client: WeChatClient) -> PayClient:

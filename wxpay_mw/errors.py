@@ -24,6 +24,7 @@ __all__ = [
     "RateLimitedError",
     "ResponseMismatchError",
     "ResponseSignatureError",
+    "SetupError",
     "SignatureError",
     "UnknownOrderError",
     "WeChatError",
@@ -103,6 +104,14 @@ class ConfigError(WxPayError, ValueError):
         self.setting = setting
         self.problem = problem
         super().__init__(f"{setting}: {problem}")
+
+
+class SetupError(WxPayError, TypeError):
+    """The host app is wired wrong: a required hook is missing, a ``wxpay_*`` name is no
+    hook, a hook is ``async def`` where it cannot be awaited, or a hook returned the wrong
+    type. Raised at start-up where it can be seen then, else on the first request, which
+    fails loudly (a logged 500, a FAIL answer to WeChat) instead of losing a payment.
+    """
 
 
 class XMLError(WxPayError, ValueError):

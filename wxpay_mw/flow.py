@@ -24,12 +24,14 @@ from typing import Any, Final, Protocol
 
 from . import signing, xmlmsg
 from ._checks import OUT_TRADE_NO
+from ._drive import HookCall, Steps, WeChatCall
+from ._status import TOKEN_HEADER, QueryGate, status_token, token_matches
 from ._verify import (
     SUCCESS,
     Rejected,
     check_merchant,
+    check_sign,
     fail,
-    guess_sign_type,
     payment,
     refund,
 )
@@ -40,13 +42,15 @@ from .errors import (
     OrderClosedError,
     OrderPaidError,
     OrderRejectedError,
+    SetupError,
+    SignatureError,
     UnknownOrderError,
     WeChatError,
     WeChatUnavailableError,
     WxPayError,
     XMLError,
 )
-from .models import PREPAY_TTL_SECONDS, Order
+from .models import PREPAY_TTL_SECONDS, Order, Payment
 from .refundcrypto import decrypt_req_info
 from .sansio import Request
 
@@ -158,40 +162,54 @@ def _client_ip(value: str) -> str:
 class Flow:
     """The payment flow for one merchant: a config, a WeChat client and the hook relay.
 
-    Thread-safe as long as the client and the hooks are: it holds no per-request state.
+    Each public method returns :data:`~wxpay_mw._drive.Steps`, a generator that yields
+    the hook and WeChat calls it needs; ``WxPay`` drives it synchronously or on an event
+    loop. Holds no per-request state.
     """
 
-    def __init__(self, config: WxPayConfig, client: PayClient, hook: Any) -> None:
+    def __init__(
+        self,
+        config: WxPayConfig,
+        hook: Any,
+        status_query_interval: float = 5.0,
+        status_query_concurrency: int = 4,
+    ) -> None:
         self.config = config
-        self.client = client
         self.hook = hook
+        self.gate = QueryGate(status_query_interval, status_query_concurrency)
 
     # -- prepay -----------------------------------------------------------------------
 
     def prepay(
         self, payload: Mapping[str, Any], client_ip: str = "", request: Request | None = None
-    ) -> dict[str, str]:
-        """The wx.requestPayment parameters plus ``out_trade_no`` for the client's order.
+    ) -> Steps[dict[str, str]]:
+        """The wx.requestPayment parameters, ``out_trade_no`` and ``status_token``.
 
         Raises a :class:`~wxpay_mw.errors.WxPayError` whose ``client_code`` / ``status``
         say what the client is told (see :func:`client_error`).
         """
         if not isinstance(payload, Mapping):
             raise BadRequestError("the body must be a JSON object")
-        openid = self._openid(payload, request)
-        order = self._create_order(openid, {k: v for k, v in payload.items() if k != "code"})
+        openid = yield from self._openid(payload, request)
+        order = yield from self._create_order(
+            openid, {k: v for k, v in payload.items() if k != "code"}
+        )
         if order.status in ("paid", "refunded"):
             raise OrderPaidError("ORDERPAID", "the host's store says paid")
         if order.status == "closed":
             raise OrderClosedError("ORDERCLOSED", "the host's store says closed")
+        if (order.openid or order.prepay_id) and order.openid != openid:
+            # Placed for someone else (or for nobody we can tell): paying it again with
+            # this user's openid would hand them another user's order.
+            log.warning("prepay %s: the order belongs to another user", order.out_trade_no)
+            raise OrderRejectedError("this order belongs to another user: place a new order")
         sign_type = self.config.sign_type
-        reusable = order.prepay_valid() and order.sign_type == sign_type and order.openid == openid
-        if reusable and order.prepay_id:
+        if order.prepay_valid() and order.sign_type == sign_type and order.prepay_id:
             prepay_id = order.prepay_id
             log.info("prepay %s: reusing the stored prepay_id", order.out_trade_no)
         else:
             try:
-                prepay_id = self._unified_order(order, openid, _client_ip(client_ip))
+                prepay_id = yield from self._unified_order(order, openid, _client_ip(client_ip))
             except WxPayError as exc:
                 # The host already stored the order: tell the client its number, so a
                 # retry pays this order instead of creating another.
@@ -204,25 +222,27 @@ class Flow:
                 prepay_expires_at=time.time() + PREPAY_TTL_SECONDS,
                 sign_type=sign_type,
             )
-            self.hook.wxpay_order_prepaid(order=order, prepay_id=prepay_id)
+            yield HookCall("wxpay_order_prepaid", {"order": order, "prepay_id": prepay_id})
+        key = yield WeChatCall("signing_key", {})
         params = signing.request_payment_params(
-            appid=self.config.appid,
-            key=self.client.signing_key(),
-            prepay_id=prepay_id,
-            sign_type=sign_type,
+            appid=self.config.appid, key=key, prepay_id=prepay_id, sign_type=sign_type
         )
-        return {**params, "out_trade_no": order.out_trade_no}
+        return {
+            **params,
+            "out_trade_no": order.out_trade_no,
+            "status_token": status_token(self.config.api_key, order.out_trade_no),
+        }
 
-    def _openid(self, payload: Mapping[str, Any], request: Request | None) -> str:
+    def _openid(self, payload: Mapping[str, Any], request: Request | None) -> Steps[str]:
         if request is not None:
-            known = self.hook.wxpay_openid_from_request(request=request)
+            known = yield HookCall("wxpay_openid_from_request", {"request": request})
             if isinstance(known, str) and known:
                 return known
         code = payload.get("code")
         if not isinstance(code, str) or not code.strip() or len(code) > 256:
             raise LoginError("NO_CODE", "the request carried no usable wx.login code")
         try:
-            session = self.client.code2session(code)
+            session = yield WeChatCall("code2session", {"code": code})
         except WeChatError as exc:
             log.warning("code2session refused the code: %s", exc)
             if exc.code == "-1":  # "system busy": not the client's fault, retry later
@@ -231,39 +251,41 @@ class Flow:
         except WeChatUnavailableError as exc:
             log.warning("code2session unavailable: %s", exc)
             raise
-        self.hook.wxpay_user_logged_in(
-            openid=session.openid, unionid=session.unionid, session_key=session.session_key
+        yield HookCall(
+            "wxpay_user_logged_in",
+            {
+                "openid": session.openid,
+                "unionid": session.unionid,
+                "session_key": session.session_key,
+            },
         )
-        return session.openid
+        openid: str = session.openid
+        return openid
 
-    def _create_order(self, openid: str, payload: dict[str, Any]) -> Order:
-        if not self.hook.wxpay_create_order.get_hookimpls():
-            raise RuntimeError("no plugin implements wxpay_create_order: register one with WxPay")
-        try:
-            order = self.hook.wxpay_create_order(openid=openid, payload=payload)
-        except OrderRejectedError:
-            raise
-        except ValueError as exc:
-            raise OrderRejectedError(str(exc)) from exc
-        if order is None:
+    def _create_order(self, openid: str, payload: dict[str, Any]) -> Steps[Order]:
+        # Only OrderRejectedError is the host's word to the shopper; any other exception
+        # (a ValueError from the host's own parsing included) is a logged server error.
+        built = yield HookCall("wxpay_create_order", {"openid": openid, "payload": payload})
+        if built is None:
             raise OrderRejectedError("")
-        if not isinstance(order, Order):
-            raise TypeError(
-                f"wxpay_create_order returned {type(order).__name__}, expected wxpay_mw.Order"
-            )
-        return order
+        order = _check_type("wxpay_create_order", built)
+        stored = yield HookCall("wxpay_order_created", {"order": order})
+        return order if stored is None else _check_type("wxpay_order_created", stored)
 
-    def _unified_order(self, order: Order, openid: str, ip: str) -> str:
+    def _unified_order(self, order: Order, openid: str, ip: str) -> Steps[str]:
         try:
-            answer = self.client.unified_order(
-                out_trade_no=order.out_trade_no,
-                total_fee=order.total_fee,
-                body=order.body,
-                openid=openid,
-                spbill_create_ip=ip,
-                attach=order.attach,
-                time_expire=order.time_expire,
-                **order.extra,
+            answer = yield WeChatCall(
+                "unified_order",
+                {
+                    "out_trade_no": order.out_trade_no,
+                    "total_fee": order.total_fee,
+                    "body": order.body,
+                    "openid": openid,
+                    "spbill_create_ip": ip,
+                    "attach": order.attach,
+                    "time_expire": order.time_expire,
+                    **order.extra,
+                },
             )
         except WeChatError as exc:
             # The err_code and its hint are for the merchant, not for the user.
@@ -272,59 +294,61 @@ class Flow:
         except WeChatUnavailableError as exc:
             log.warning("unifiedorder %s: WeChat unavailable: %s", order.out_trade_no, exc)
             raise
-        prepay_id = answer.get("prepay_id", "")
+        prepay_id: str = answer.get("prepay_id", "")
         if not prepay_id:
             raise WeChatUnavailableError("unifiedorder answered SUCCESS without a prepay_id")
         return prepay_id
 
     # -- payment notification -----------------------------------------------------------
 
-    def notify(self, body: bytes) -> bytes:
+    def notify(self, body: bytes) -> Steps[bytes]:
         """Handle WeChat's payment notification; the XML answer (SUCCESS or FAIL).
 
-        SUCCESS only when the notification was verified and every hook succeeded (or it
-        was a verified failed-payment notice, which is acknowledged).
+        SUCCESS only when the notification was verified and the host's store shows the
+        order paid afterwards (or it was a verified failed-payment notice, acknowledged).
         """
         return self._answer("payment", body, self._notify)
 
-    def _answer(self, kind: str, body: bytes, handle: Callable[[dict[str, str]], bytes]) -> bytes:
+    def _answer(
+        self, kind: str, body: bytes, handle: Callable[[dict[str, str]], Steps[bytes]]
+    ) -> Steps[bytes]:
         """Parse ``body`` and ``handle`` it; every failure becomes a FAIL answer.
 
-        A rejection reaches ``wxpay_notify_rejected``; anything else (a store that is
-        down, a bug in a hook) is logged: either way WeChat retries, nothing is lost.
+        A rejection is logged with its detail and reaches ``wxpay_notify_rejected``;
+        anything else (a store that is down, a bug in a hook) is logged as an error:
+        either way WeChat retries, nothing is lost.
         """
         fields: dict[str, str] = {}
         try:
             try:
                 fields = xmlmsg.from_xml(body)
             except XMLError as exc:
-                raise Rejected("bad_xml") from exc
-            return handle(fields)
+                raise Rejected("bad_xml", detail=str(exc)) from exc
+            answer: bytes = yield from handle(fields)
+            return answer
         except Rejected as rejection:
-            self._rejected(rejection.reason, rejection.fields or fields)
+            yield from self._rejected(kind, rejection, rejection.fields or fields)
             return fail(rejection.reason)
+        except SetupError as exc:
+            log.error("%s notification for %r failed: %s", kind, fields.get("out_trade_no"), exc)
+            return fail("internal error")
         except Exception:
             log.exception("%s notification for %r failed", kind, fields.get("out_trade_no"))
             return fail("internal error")
 
-    def _notify(self, fields: dict[str, str]) -> bytes:
+    def _notify(self, fields: dict[str, str]) -> Steps[bytes]:
         if fields.get("return_code") != "SUCCESS":
-            raise Rejected("return_fail")
+            raise Rejected("return_fail", detail=f"return_code is {fields.get('return_code')!r}")
         out_trade_no = fields.get("out_trade_no", "")
-        order = self._load(out_trade_no) if OUT_TRADE_NO.match(out_trade_no) else None
+        order = (yield from self._load(out_trade_no)) if OUT_TRADE_NO.match(out_trade_no) else None
         # The sign is checked before anything depends on whether the order exists, so a
         # forger cannot probe for order numbers: the sign type comes from the order when
         # known, else from the message itself.
-        fallback = guess_sign_type(fields, self.config.sign_type)
-        try:
-            sign_type = signing.sign_type_of(fields, (order and order.sign_type) or fallback)
-        except ValueError as exc:
-            raise Rejected("bad_sign") from exc
-        if not signing.verify(fields, self.client.signing_key(), sign_type):
-            raise Rejected("bad_sign")
+        key = yield WeChatCall("signing_key", {})
+        check_sign(fields, key, order.sign_type if order else None, self.config.sign_type)
         check_merchant(self.config, fields)
         if order is None:
-            raise Rejected("unknown_order")
+            raise Rejected("unknown_order", detail=f"no stored order {out_trade_no!r}")
         result = fields.get("result_code")
         if result == "FAIL":
             log.info(
@@ -333,65 +357,110 @@ class Flow:
                 fields.get("err_code", ""),
                 fields.get("err_code_des", ""),
             )
-            self.hook.wxpay_payment_failed(order=order, fields=dict(fields))
+            yield HookCall("wxpay_payment_failed", {"order": order, "fields": dict(fields)})
             return SUCCESS
         if result != "SUCCESS":
-            raise Rejected("bad_fields")
-        paid = payment(order, fields, "notify")
-        self.hook.wxpay_order_paid(order=order, payment=paid)
+            raise Rejected("bad_fields", detail=f"result_code is {result!r}")
+        yield from self._record_paid(order, payment(order, fields, "notify"))
         return SUCCESS
 
-    def _load(self, out_trade_no: str) -> Order | None:
-        order = self.hook.wxpay_load_order(out_trade_no=out_trade_no)
-        if order is not None and not isinstance(order, Order):
-            raise TypeError(
-                f"wxpay_load_order returned {type(order).__name__}, expected wxpay_mw.Order"
+    def _record_paid(self, order: Order, paid: Payment) -> Steps[Order]:
+        """Hand ``paid`` to the store, then make sure the store shows the order paid."""
+        yield HookCall("wxpay_order_paid", {"order": order, "payment": paid})
+        stored = yield from self._load(order.out_trade_no)
+        if stored is None or stored.status not in ("paid", "refunded"):
+            now = "no order" if stored is None else f"status {stored.status!r}"
+            raise SetupError(
+                f"wxpay_order_paid ran for {order.out_trade_no}, but wxpay_load_order then "
+                f"returned {now}: the payment was not recorded, so WeChat is not told "
+                "SUCCESS and will deliver it again. Make wxpay_order_paid set the order's "
+                "status to 'paid' in the store that wxpay_load_order reads"
             )
-        return order
+        return stored
 
-    def _rejected(self, reason: str, fields: Mapping[str, str]) -> None:
+    def _load(self, out_trade_no: str) -> Steps[Order | None]:
+        order = yield HookCall("wxpay_load_order", {"out_trade_no": out_trade_no})
+        if order is not None:
+            _check_type("wxpay_load_order", order)
+        loaded: Order | None = order
+        return loaded
+
+    def _rejected(self, kind: str, rejection: Rejected, fields: Mapping[str, str]) -> Steps[None]:
         log.warning(
-            "notification rejected (%s) for out_trade_no=%r", reason, fields.get("out_trade_no")
+            "%s notification rejected (%s) for out_trade_no=%r: %s",
+            kind,
+            rejection.reason,
+            fields.get("out_trade_no"),
+            rejection.detail,
         )
         try:
-            self.hook.wxpay_notify_rejected(reason=reason, fields=dict(fields))
+            yield HookCall(
+                "wxpay_notify_rejected", {"reason": rejection.reason, "fields": dict(fields)}
+            )
         except Exception:
             # An alerting hook that fails must not turn a rejection into anything else.
             log.exception("wxpay_notify_rejected raised; ignored")
 
     # -- refund notification ------------------------------------------------------------
 
-    def refund_notify(self, body: bytes) -> bytes:
+    def refund_notify(self, body: bytes) -> Steps[bytes]:
         """Handle WeChat's refund notification; the XML answer (SUCCESS or FAIL).
 
         It carries no sign: decrypting ``req_info`` with the merchant key is the proof.
         """
         return self._answer("refund", body, self._refund_notify)
 
-    def _refund_notify(self, fields: dict[str, str]) -> bytes:
+    def _refund_notify(self, fields: dict[str, str]) -> Steps[bytes]:
         if fields.get("return_code") != "SUCCESS":
-            raise Rejected("return_fail")
+            raise Rejected("return_fail", detail=f"return_code is {fields.get('return_code')!r}")
         check_merchant(self.config, fields)
+        key = yield WeChatCall("signing_key", {})
         try:
-            info = decrypt_req_info(fields.get("req_info", ""), self.client.signing_key())
-        except WxPayError as exc:
-            raise Rejected("bad_sign") from exc
-        self.hook.wxpay_refund_notified(refund=refund(info, fields))
+            info = decrypt_req_info(fields.get("req_info", ""), key)
+        except SignatureError as exc:
+            raise Rejected("bad_sign", detail=str(exc)) from exc
+        notified = refund(info, fields)
+        if not self.hook.wxpay_refund_notified.get_hookimpls():
+            raise SetupError(
+                f"a refund notification for {notified.out_trade_no} arrived, but no plugin "
+                "implements wxpay_refund_notified: it is answered FAIL (WeChat retries for "
+                "a day) until one records it"
+            )
+        yield HookCall("wxpay_refund_notified", {"refund": notified})
         return SUCCESS
 
     # -- order status and reconciliation ------------------------------------------------
 
-    def order_status(self, out_trade_no: str) -> dict[str, Any]:
-        """The order's status for the client; asks WeChat first while it is pending.
+    def order_status(
+        self, out_trade_no: str, request: Request | None = None
+    ) -> Steps[dict[str, Any]]:
+        """The order's status; asks WeChat first while it is pending (now and then).
 
-        Raises :class:`UnknownOrderError` when no such order is stored. A slow or failing
-        WeChat never fails this: the stored status is answered instead.
+        With ``request`` (an HTTP request), only a holder of the order's status token or
+        whom ``wxpay_may_view_order`` lets in sees it; anyone else gets the same
+        :class:`UnknownOrderError` as for an order that does not exist. A slow or
+        failing WeChat never fails this: the stored status is answered instead.
         """
-        order = self._load(out_trade_no) if OUT_TRADE_NO.match(out_trade_no) else None
+        unknown = UnknownOrderError(f"no order {out_trade_no!r}")
+        if not OUT_TRADE_NO.match(out_trade_no):
+            raise unknown
+        if request is not None:
+            allowed = yield HookCall(
+                "wxpay_may_view_order", {"out_trade_no": out_trade_no, "request": request}
+            )
+            if allowed is None:
+                token = request.headers.get(TOKEN_HEADER, "")
+                allowed = token_matches(self.config.api_key, out_trade_no, token)
+            if allowed is not True:
+                raise unknown
+        order = yield from self._load(out_trade_no)
         if order is None:
-            raise UnknownOrderError(f"no order {out_trade_no!r}")
-        if order.status == "pending" and order.prepay_id:
-            order = self._sync(order)[0]
+            raise unknown
+        if order.status == "pending" and order.prepay_id and self.gate.claim(out_trade_no):
+            try:
+                order = (yield from self._sync(order))[0]
+            finally:
+                self.gate.release()
         answer: dict[str, Any] = {
             "out_trade_no": order.out_trade_no,
             "status": order.status,
@@ -401,10 +470,10 @@ class Flow:
             answer["transaction_id"] = order.transaction_id
         return answer
 
-    def _sync(self, order: Order) -> tuple[Order, str]:
+    def _sync(self, order: Order) -> Steps[tuple[Order, str]]:
         """Ask orderquery about a pending order; the (possibly updated) order and outcome."""
         try:
-            fields = self.client.order_query(out_trade_no=order.out_trade_no)
+            fields = yield WeChatCall("order_query", {"out_trade_no": order.out_trade_no})
         except (WeChatError, WeChatUnavailableError) as exc:
             log.warning(
                 "orderquery %s failed; keeping the stored status: %s", order.out_trade_no, exc
@@ -412,41 +481,58 @@ class Flow:
             return order, "unavailable"
         state = fields.get("trade_state", "")
         try:
-            if state == "SUCCESS":
+            # REFUND: paid, then (partly) refunded; the refund notification records that.
+            if state in ("SUCCESS", "REFUND"):
                 check_merchant(self.config, fields)
                 if fields.get("out_trade_no", order.out_trade_no) != order.out_trade_no:
-                    raise Rejected("bad_fields")
+                    raise Rejected("bad_fields", detail="the answer is for another order")
                 paid = payment(order, fields, "query")
-                self.hook.wxpay_order_paid(order=order, payment=paid)
-                reloaded = self._load(order.out_trade_no) or order
-                if reloaded.status == "pending":
-                    # A store that has not caught up still shows what WeChat confirmed.
-                    reloaded = replace(reloaded, status="paid")
-                if reloaded.transaction_id is None:
-                    reloaded = replace(reloaded, transaction_id=paid.transaction_id)
-                return reloaded, "paid"
+                return (yield from self._record_paid(order, paid)), "paid"
             if state == "CLOSED":
-                self.hook.wxpay_order_closed(order=order, fields=dict(fields))
-                reloaded = self._load(order.out_trade_no) or order
-                return replace(reloaded, status="closed"), "closed"
+                yield HookCall("wxpay_order_closed", {"order": order, "fields": dict(fields)})
+                reloaded = yield from self._load(order.out_trade_no)
+                return replace(reloaded or order, status="closed"), "closed"
         except Rejected as rejection:
-            log.error("orderquery %s: answer refused (%s)", order.out_trade_no, rejection.reason)
+            log.error(
+                "orderquery %s: answer refused (%s): %s",
+                order.out_trade_no,
+                rejection.reason,
+                rejection.detail,
+            )
+            return order, "failed"
+        except SetupError as exc:
+            log.error("orderquery %s: %s", order.out_trade_no, exc)
             return order, "failed"
         except Exception:
             log.exception("orderquery %s: a hook failed", order.out_trade_no)
             return order, "failed"
         return order, "pending"
 
-    def reconcile(self, older_than: float, limit: int = 100) -> ReconcileSummary:
+    def reconcile(self, older_than: float, limit: int = 100) -> Steps[ReconcileSummary]:
         """Ask WeChat about pending orders placed before ``older_than`` (epoch seconds)."""
-        orders = self.hook.wxpay_pending_orders(older_than=older_than, limit=limit) or []
+        if not self.hook.wxpay_pending_orders.get_hookimpls():
+            raise SetupError(
+                "reconciliation needs the wxpay_pending_orders hook, and no plugin "
+                "implements it: without it no pending order is ever checked with WeChat"
+            )
+        orders = yield HookCall("wxpay_pending_orders", {"older_than": older_than, "limit": limit})
         counts = dict.fromkeys(("paid", "closed", "pending", "unavailable", "failed"), 0)
         checked = 0
-        for order in orders[:limit]:
-            if not isinstance(order, Order) or order.status != "pending" or not order.prepay_id:
+        for order in (orders or [])[:limit]:
+            _check_type("wxpay_pending_orders", order)
+            if order.status != "pending" or not order.prepay_id:
                 continue
             checked += 1
-            counts[self._sync(order)[1]] += 1
+            counts[(yield from self._sync(order))[1]] += 1
         summary = ReconcileSummary(checked=checked, **counts)
         log.info("reconciled: %s", summary.as_dict())
         return summary
+
+
+def _check_type(hook: str, value: object) -> Order:
+    if not isinstance(value, Order):
+        raise SetupError(
+            f"{hook} returned {type(value).__name__}, expected a wxpay_mw.Order "
+            "(or None where the hook allows it)"
+        )
+    return value

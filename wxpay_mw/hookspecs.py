@@ -1,12 +1,19 @@
 """The hooks a host app implements: where orders are stored and what happens when paid.
 
-Implement any of them in a plain class or module, decorate each with
-``@wxpay_mw.hookimpl``, and register it with ``WxPay(config, plugin)``. Hooks are plain
-synchronous functions, called with keyword arguments; async adapters call them in a
-worker thread, so a slow database never blocks the event loop.
+Implement them as methods of a plain class (or functions of a module) and register it
+with ``WxPay(config, plugin)``. A method named ``wxpay_*`` is a hook implementation with
+or without ``@wxpay_mw.hookimpl`` (the decorator is needed only for options such as
+``tryfirst``), and a ``wxpay_*`` name that is no hook below is an error, so a typo never
+disables a hook in silence. Hooks are called with keyword arguments.
 
-Two hooks are required for payments: ``wxpay_create_order`` and ``wxpay_load_order``.
-``wxpay_order_prepaid`` and ``wxpay_order_paid`` are how a store learns of progress.
+Four hooks are required, and checked before the first payment: ``wxpay_create_order``,
+``wxpay_load_order``, ``wxpay_order_prepaid`` and ``wxpay_order_paid`` (the packaged store,
+:mod:`wxpay_mw.store`, implements all but the first). ``wxpay-mw reconcile`` also needs
+``wxpay_pending_orders``, and refund notifications ``wxpay_refund_notified``.
+
+Hooks may be plain functions or, under the ASGI and Starlette adapters, ``async def``
+(awaited on the event loop; plain ones run in a worker thread there, so a slow database
+never blocks the loop). The Flask and WSGI adapters refuse ``async def`` hooks at start-up.
 """
 
 from __future__ import annotations
@@ -40,10 +47,12 @@ def wxpay_create_order(openid: str, payload: dict[str, Any]) -> Order | None:
     ``out_trade_no``, with the ``prepay_id``, ``prepay_expires_at`` and ``sign_type``
     you stored): a still-valid prepay_id is reused instead of placing it again.
 
-    Raise :class:`~wxpay_mw.errors.OrderRejectedError` (or ``ValueError``) with a message
-    the user may see to refuse the order (out of stock, unknown product): the client gets
-    HTTP 400 ``order_rejected``. Returning None does the same with a generic message. Any
-    other exception is a server error (500, ``internal_error``), logged with its traceback.
+    Raise :class:`~wxpay_mw.errors.OrderRejectedError` with a message the user may see to
+    refuse the order (out of stock, unknown product): the client gets HTTP 400
+    ``order_rejected`` with that message. Returning None does the same with a generic
+    message. Any other exception (a ``ValueError`` from your own parsing included) is a
+    server error: a 500 ``internal_error``, logged with its traceback, its text never
+    shown to the shopper.
     """
 
 
@@ -80,18 +89,22 @@ def wxpay_order_paid(order: Order, payment: Payment) -> None:
     update changed a row, fulfil the order, all in the same transaction. The reference
     store in ``examples/`` does exactly that.
 
-    If any implementation raises, the notification is answered FAIL, so WeChat retries it
-    later: nothing is lost, provided the transaction rolled back.
+    Afterwards :func:`wxpay_load_order` must show the order ``paid``: only then is WeChat
+    answered SUCCESS. If any implementation raises, or the order still shows pending, the
+    notification is answered FAIL and the failure logged, so WeChat retries it later:
+    nothing is lost, provided the transaction rolled back.
     """
 
 
 @hookspec
 def wxpay_payment_failed(order: Order, fields: dict[str, str]) -> None:
-    """A verified notification saying the payment failed (``result_code`` FAIL).
+    """A verified notification saying the payment failed (``result_code`` FAIL). Rare.
 
-    It is acknowledged with SUCCESS, so WeChat does not resend it for a day. ``fields``
-    holds WeChat's err_code and err_code_des. The order stays pending: the user may pay
-    again with the same prepay_id.
+    For mini-program (JSAPI) payments WeChat notifies successful payments only: a failing
+    card is handled inside WeChat's payment sheet, and the mini program sees
+    ``requestPayment:fail``. This hook exists so that a verified FAIL notice, should one
+    come, is handled safely: it is acknowledged with SUCCESS, so WeChat does not resend it.
+    ``fields`` holds WeChat's err_code and err_code_des. The order stays pending.
     """
 
 
@@ -150,4 +163,28 @@ def wxpay_pending_orders(older_than: float, limit: int) -> list[Order] | None:
     Used by reconciliation (``wxpay-mw reconcile`` and :meth:`WxPay.reconcile`) to ask
     WeChat about orders whose notification never arrived. Return at most ``limit``,
     oldest first; only orders that have a prepay_id matter.
+    """
+
+
+@hookspec(firstresult=True)
+def wxpay_order_created(order: Order) -> Order | None:
+    """The order ``wxpay_create_order`` built, before it is placed with WeChat.
+
+    For stores that keep orders for the host (the packaged store): persist ``order``. For
+    an ``out_trade_no`` already stored, return the stored order (so that pay-again reuses
+    its prepay_id), or raise :class:`~wxpay_mw.errors.OutTradeNoUsedError` when the stored
+    one differs (amount, body). Return None to go on with ``order`` as it is. Hosts whose
+    ``wxpay_create_order`` stores the order itself need not implement this.
+    """
+
+
+@hookspec(firstresult=True)
+def wxpay_may_view_order(out_trade_no: str, request: Request) -> bool | None:
+    """Whether the sender of ``request`` may see ``out_trade_no``'s status.
+
+    ``GET {prefix}/orders/{out_trade_no}`` answers only the holder of the order's status
+    token (the ``status_token`` prepay returned, sent back in the ``X-WxPay-Token``
+    header) unless this hook decides: return True or False from your own session (the
+    order's openid against the logged-in user's), or None to fall back to the token.
+    Anyone not allowed gets the same 404 as for an order that does not exist.
     """

@@ -4,7 +4,8 @@ A refund notification carries no ``sign``; that it decrypts with the merchant's 
 its proof of origin. The key is the 32 ASCII bytes of the lower-case hex MD5 of the API
 key (not the 16 raw digest bytes), the padding PKCS#7, the plaintext a ``<root>`` XML.
 
-Needs the ``cryptography`` package (the ``crypto`` extra); imported only when used.
+``cryptography`` is a required dependency: a missing package must never be reported as
+a notification that failed to decrypt (a "bad sign").
 """
 
 from __future__ import annotations
@@ -13,21 +14,16 @@ import base64
 import binascii
 import hashlib
 from collections.abc import Mapping
-from typing import Any
 
-from .errors import SignatureError, WxPayError
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .errors import SignatureError, XMLError
 from .xmlmsg import from_xml, to_xml
 
 __all__ = ["decrypt_req_info", "encrypt_req_info"]
 
 
-def _cipher(api_key: str) -> Any:
-    try:
-        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-    except ImportError:  # pragma: no cover - depends on the install
-        raise WxPayError(
-            "refund notifications need the 'cryptography' package: pip install 'wxpay-mw[crypto]'"
-        ) from None
+def _cipher(api_key: str) -> Cipher[modes.ECB]:
     key = hashlib.md5(api_key.encode()).hexdigest().encode()
     # ECB is what WeChat chose for req_info; there is no IV to pick.
     return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305
@@ -50,7 +46,7 @@ def decrypt_req_info(req_info: str, api_key: str) -> dict[str, str]:
         )
     try:
         return from_xml(padded[:-pad], root="root")
-    except WxPayError:
+    except XMLError:
         raise SignatureError(
             "req_info decrypts to something other than WeChat's <root> XML: forged, "
             "or the key is wrong"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Request", "Response"]
+__all__ = ["Request", "Response", "normalize_prefix"]
 
 
 @dataclass(frozen=True)
@@ -51,3 +51,18 @@ class Response:
     def xml(cls, status: int, body: bytes) -> Response:
         """An XML response, as WeChat expects from notify endpoints."""
         return cls(status, [("content-type", "application/xml; charset=utf-8")], body)
+
+
+def normalize_prefix(prefix: str, *, whole_app: bool = True) -> str:
+    """``"wxpay/"`` -> ``"/wxpay"``.
+
+    ``"/"`` or ``""`` is refused where wxpay-mw would then answer every path of the host
+    app (``whole_app``: the middlewares and mounts), and means "no prefix" elsewhere.
+    """
+    stripped = prefix.strip().strip("/")
+    if not stripped and whole_app:
+        raise ValueError(
+            f"prefix {prefix!r} would make wxpay-mw answer every path of your app (each "
+            "with a 404 of its own): give it a prefix of its own, such as '/wxpay'"
+        )
+    return f"/{stripped}" if stripped else ""

@@ -30,10 +30,18 @@ async def _hello(request: StarletteRequest) -> PlainTextResponse:
 
 @pytest.mark.parametrize(
     ("given", "expected"),
-    [("/wxpay", "/wxpay"), ("wxpay/", "/wxpay"), ("/", ""), ("/a/b/", "/a/b")],
+    [("/wxpay", "/wxpay"), ("wxpay/", "/wxpay"), ("/a/b/", "/a/b")],
 )
 def test_prefixes_are_normalized(given: str, expected: str) -> None:
     assert normalize_prefix(given) == expected
+
+
+@pytest.mark.parametrize("given", ["/", "", " / "])
+def test_a_prefix_that_would_swallow_the_host_app_is_refused(given: str) -> None:
+    with pytest.raises(ValueError, match="would make wxpay-mw answer every path of your app"):
+        normalize_prefix(given)
+    # The Starlette routes list serves four named paths only: no prefix is fine there.
+    assert normalize_prefix(given, whole_app=False) == ""
 
 
 @pytest.mark.parametrize("scope_type", ["lifespan", "websocket"])

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.conformance.conftest import PREFIX, Host
+from tests.flow.conftest import pay_params
 from tests.support import payment_notification
 from wxpay_mw import xmlmsg
 
@@ -25,10 +26,6 @@ TIMEOUT = 10
 def prepay(host: Host, **payload: Any) -> requests.Response:
     body = {"code": host.sim.login(), "sku": "apple", **payload}
     return requests.post(host.url("/prepay"), json=body, timeout=TIMEOUT)
-
-
-def pay_params(data: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in data.items() if k != "out_trade_no"}
 
 
 def notification(host: Host, out_trade_no: str, **kwargs: Any) -> bytes:
@@ -62,7 +59,11 @@ def test_a_payment_end_to_end(host: Host) -> None:
     # The simulator delivers the notification to the host and retries until SUCCESS.
     log = host.sim.wait_for_notifications(1)
     assert log[0]["attempts"][0]["acknowledged"] is True
-    status = requests.get(host.url(f"/orders/{data['out_trade_no']}"), timeout=TIMEOUT)
+    status = requests.get(
+        host.url(f"/orders/{data['out_trade_no']}"),
+        headers={"X-WxPay-Token": data["status_token"]},
+        timeout=TIMEOUT,
+    )
     assert status.status_code == 200
     assert status.json()["status"] == "paid"
     assert status.json()["transaction_id"]

@@ -84,12 +84,17 @@ def pay_for_tea(shop: str, wechat: str, tmp_path: Path) -> None:
         assert answer.status_code == 200, answer.text
         params = answer.json()
         out_trade_no = params.pop("out_trade_no")
+        token = params.pop("status_token")
         assert set(params) == {"timeStamp", "nonceStr", "package", "signType", "paySign"}
         paid = http.post(wechat + "/simulator/pay", json=params, timeout=10).json()
         assert paid["errMsg"] == "requestPayment:ok"
         status: dict[str, object] = {}
         for _ in range(100):
-            status = http.get(f"{shop}/wxpay/orders/{out_trade_no}", timeout=10).json()
+            status = http.get(
+                f"{shop}/wxpay/orders/{out_trade_no}",
+                headers={"X-WxPay-Token": token},
+                timeout=10,
+            ).json()
             if status["status"] != "pending":
                 break
             time.sleep(0.1)

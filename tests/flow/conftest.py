@@ -43,7 +43,13 @@ def answer(response: Response) -> dict[str, Any]:
 
 def pay_params(data: dict[str, Any]) -> dict[str, str]:
     """The five wx.requestPayment parameters from a prepay answer."""
-    return {k: v for k, v in data.items() if k != "out_trade_no"}
+    return {k: v for k, v in data.items() if k not in ("out_trade_no", "status_token")}
+
+
+def status(wxpay: WxPay, out_trade_no: str, token: str | None = None) -> Response:
+    """GET {prefix}/orders/{no} with the order's status token (or ``token``)."""
+    token = wxpay.status_token(out_trade_no) if token is None else token
+    return call(wxpay, "GET", f"/orders/{out_trade_no}", headers={"x-wxpay-token": token})
 
 
 def paid_order(wxpay: WxPay, sim: Simulator, **payload: Any) -> tuple[str, bytes]:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.flow.conftest import answer, call, paid_order, pay_params, post_json
+from tests.flow.conftest import answer, call, paid_order, pay_params, post_json, status
 from tests.support import MemoryStore, payment_notification, resign, tamper
 from wxpay_mw import WxPay, WxPayConfig, hookimpl, xmlmsg
 from wxpay_mw.simulator import Simulator
@@ -35,7 +35,7 @@ def test_a_genuine_notification_marks_the_order_paid(
     assert payment.source == "notify" and payment.transaction_id.startswith("4200")
     assert payment.fields == xmlmsg.from_xml(body)
     assert store.paid_reactions == [out_trade_no]
-    assert answer(call(wxpay, "GET", f"/orders/{out_trade_no}"))["status"] == "paid"
+    assert answer(status(wxpay, out_trade_no))["status"] == "paid"
 
 
 def test_repeated_notifications_are_acknowledged_and_react_once(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pluggy
 import pytest
 
 from tests.flow.conftest import answer, call, post_json
 from tests.support import MemoryStore
 from wxpay_mw import WxPay, WxPayConfig, hookimpl
+from wxpay_mw.errors import SetupError
 from wxpay_mw.simulator import Simulator
 
 
@@ -84,16 +84,18 @@ def test_a_misspelt_hook_is_refused_at_registration(wxpay: WxPay) -> None:
         def wxpay_order_payed(self, order: object, payment: object) -> None:
             """Misspelt: would silently never be called."""
 
-    with pytest.raises(pluggy.PluginValidationError):
+    with pytest.raises(SetupError, match="wxpay_order_payed, which is no wxpay-mw hook"):
         wxpay.register(Typo())
 
 
-def test_without_create_order_prepay_is_a_500(
-    wxpay_config: WxPayConfig, wxpay_simulator: Simulator
+def test_without_create_order_prepay_is_a_logged_500(
+    wxpay_config: WxPayConfig, wxpay_simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     with WxPay(wxpay_config) as bare:
         response = post_json(bare, {"code": wxpay_simulator.login(), "sku": "apple"})
     assert response.status == 500
+    assert "no registered plugin implements" in caplog.text
+    assert "wxpay_create_order: without it, POST /prepay cannot build an order" in caplog.text
     assert answer(response) == {
         "error": "internal_error",
         "message": "the server failed to handle the request",

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tests.flow.conftest import answer, call, paid_order, pay_params, post_json
+from tests.flow.conftest import answer, call, paid_order, pay_params, post_json, status
 from tests.support import MemoryStore, refund_notification
 from wxpay_mw import Order, WxPay, WxPayConfig, hookimpl, xmlmsg
 from wxpay_mw.client import WeChatClient
@@ -14,14 +14,14 @@ from wxpay_mw.simulator import Simulator
 
 
 def status_of(wxpay: WxPay, out_trade_no: str) -> dict[str, object]:
-    response = call(wxpay, "GET", f"/orders/{out_trade_no}")
+    response = status(wxpay, out_trade_no)
     assert response.status == 200, response.body
     return answer(response)
 
 
 @pytest.mark.parametrize("no", ["NOPE", "bad%20no", "x" * 40], ids=["unknown", "odd", "long"])
 def test_an_unknown_order_is_404(wxpay: WxPay, no: str) -> None:
-    response = call(wxpay, "GET", f"/orders/{no}")
+    response = status(wxpay, no)
     assert response.status == 404
     assert answer(response)["error"] == "unknown_order"
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import requests
 
+from examples.catalogue import Catalogue
 from examples.store import OrderStore
 from tests.conformance.conftest import PREFIX, STYLES, build_app
 from tests.support import payment_notification, resign, tamper
@@ -150,7 +151,7 @@ def host(
     spy = Spy()
     # WeChat is never called on the notify path: api_base points at a closed port.
     config = MERCHANT.as_config(notify_url="http://127.0.0.1:9/wxpay/notify")
-    with WxPay(config, store, spy) as wxpay:
+    with WxPay(config, store, Catalogue(store), spy) as wxpay:
         app, serve = build_app(style, wxpay)
         with serve(app) as base:
             yield Host(style, base, store, db_path, spy, listener, secret_file)

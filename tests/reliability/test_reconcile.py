@@ -36,8 +36,11 @@ def sim() -> Iterator[Simulator]:
         yield running
 
 
-def _pay_without_notification(server: ServerProcess, sim: Simulator) -> str:
-    """Prepay through the host, pay at WeChat; every notification attempt fails."""
+def _pay_without_notification(server: ServerProcess, sim: Simulator) -> tuple[str, str]:
+    """Prepay through the host, pay at WeChat; every notification attempt fails.
+
+    The order's number and status token.
+    """
     answer = requests.post(
         server.url("/prepay"),
         json={"code": sim.login(), "product_id": "mooncake"},
@@ -46,8 +49,9 @@ def _pay_without_notification(server: ServerProcess, sim: Simulator) -> str:
     assert answer.status_code == 200, answer.text
     params = answer.json()
     out_trade_no: str = params.pop("out_trade_no")
+    token: str = params.pop("status_token")
     sim.pay(params)
-    return out_trade_no
+    return out_trade_no, token
 
 
 def _reconcile_command(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -76,8 +80,8 @@ def test_a_payment_whose_notification_never_came_is_reconciled_once(
             "WXPAY_NOTIFY_URL": UNREACHABLE,
         }
         with run_server("uvicorn", env=env, shared=shared) as server:
-            by_status = _pay_without_notification(server, sim)
-            by_command = _pay_without_notification(server, sim)
+            by_status, token = _pay_without_notification(server, sim)
+            by_command, _ = _pay_without_notification(server, sim)
             log = sim.wait_for_notifications(
                 lambda log: len(log) == 2 and all(n["finished"] for n in log), timeout=TIMEOUT
             )
@@ -88,7 +92,11 @@ def test_a_payment_whose_notification_never_came_is_reconciled_once(
 
             # 1. The mini program polls the order's status.
             for _ in range(2):
-                status = requests.get(server.url(f"/orders/{by_status}"), timeout=TIMEOUT)
+                status = requests.get(
+                    server.url(f"/orders/{by_status}"),
+                    headers={"x-wxpay-token": token},
+                    timeout=TIMEOUT,
+                )
                 assert status.status_code == 200
                 assert status.json()["status"] == "paid"
                 assert status.json()["transaction_id"] == sim.order(by_status)["transaction_id"]  # type: ignore[index]

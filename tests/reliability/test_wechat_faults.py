@@ -76,7 +76,8 @@ def open_shop(db: Path, sim: Simulator, notify_url: str | None = None) -> Iterat
         config = sim.config(
             notify_url=notify_url or f"{base}/wxpay/notify", read_timeout=READ_TIMEOUT
         )
-        with WxPay(config, store, Catalogue(store)) as wxpay:
+        # Every status poll asks WeChat (no interval), so each fault is met.
+        with WxPay(config, store, Catalogue(store), status_query_interval=0) as wxpay:
             late.app = WxPayMiddleware(_not_found, wxpay)
             yield Shop(base, store, wxpay, sim)
 
@@ -175,14 +176,19 @@ def test_a_wrongly_signed_orderquery_never_marks_an_order_paid(
         order = shop.new_order()
         params = shop.prepay(order.out_trade_no).json()
         params.pop("out_trade_no")
+        token = {"x-wxpay-token": params.pop("status_token")}
         shop.sim.pay(params)
         shop.sim.add_fault("/pay/orderquery", "bad_sign")
         for _ in range(2):
-            status = requests.get(shop.url(f"/orders/{order.out_trade_no}"), timeout=TIMEOUT)
+            status = requests.get(
+                shop.url(f"/orders/{order.out_trade_no}"), headers=token, timeout=TIMEOUT
+            )
             assert status.status_code == 200
             assert status.json()["status"] == "pending"
         assert shop.store.fulfilments() == []
         shop.sim.clear_faults()
-        status = requests.get(shop.url(f"/orders/{order.out_trade_no}"), timeout=TIMEOUT)
+        status = requests.get(
+            shop.url(f"/orders/{order.out_trade_no}"), headers=token, timeout=TIMEOUT
+        )
         assert status.json()["status"] == "paid"
         assert len(shop.store.fulfilments()) == 1
