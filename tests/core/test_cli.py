@@ -270,3 +270,38 @@ def test_sign_works_when_the_simulator_cannot_be_imported(
     capsys.readouterr()
     assert main(["simulator", "--help"]) == 2
     assert "simulator is not available" in _one_line_error(capsys.readouterr().err)
+
+
+# --- reconcile -----------------------------------------------------------------------
+
+NO_PENDING_APP = '''
+from tests.support import MemoryStore
+from wxpay_mw import WxPay, WxPayConfig
+
+
+class NoPendingOrders(MemoryStore):
+    wxpay_pending_orders = None  # the host never wrote it
+
+
+config = WxPayConfig(
+    appid="wx0000000000000001", mch_id="1900000001", api_key="k" * 32,
+    notify_url="https://shop.example/wxpay/notify",
+)
+wxpay = WxPay(config, NoPendingOrders())
+'''
+
+
+def test_reconcile_without_the_pending_orders_hook_fails_instead_of_counting_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "no_pending_app.py").write_text(NO_PENDING_APP, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2]))
+    try:
+        assert main(["reconcile", "--app", "no_pending_app:wxpay"]) == 2
+    finally:
+        sys.modules.pop("no_pending_app", None)
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no zero counts that would look healthy to cron
+    line = _one_line_error(captured.err)
+    assert "reconciliation needs the wxpay_pending_orders hook" in line
