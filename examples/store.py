@@ -19,6 +19,7 @@ the answer it got, for audit and replay (its ``fields`` still carry WeChat's sig
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -94,6 +95,12 @@ MARK_REFUNDED = """UPDATE orders SET status = 'refunded'
     FROM refunds WHERE out_trade_no = ? AND refund_status = 'SUCCESS')"""
 INSERT_LOG = """INSERT INTO notifications (received_at, kind, out_trade_no, reason, answer,
     fields) VALUES (?, ?, ?, ?, ?, ?)"""
+# Keeps the newest ``?`` rejections; the subquery picks the first id past them.
+PRUNE_REJECTED = """DELETE FROM notifications WHERE kind = 'rejected' AND id <= (
+    SELECT id FROM (SELECT id FROM notifications WHERE kind = 'rejected'
+                    ORDER BY id DESC LIMIT 1 OFFSET ?) AS oldest_kept)"""
+#: The most JSON one rejected notification keeps; a larger one keeps its size and hash.
+REJECTED_BYTES = 2048
 SELECT_LOG = """SELECT received_at, kind, out_trade_no, reason, answer, fields
     FROM notifications ORDER BY id"""
 
@@ -173,7 +180,11 @@ class OrderStore:
         url: str = "sqlite:///wxpay-orders.db",
         *,
         on_paid: Callable[[Order, Payment], None] | None = None,
+        rejected_kept: int = 1000,
     ) -> None:
+        #: Forged traffic is logged too, so the log of rejections is bounded: at most this
+        #: many rows are kept (the newest), each at most REJECTED_BYTES of JSON.
+        self.rejected_kept = rejected_kept
         scheme = urlsplit(url).scheme
         if scheme == "sqlite":
             self.db: _SQLite | _Postgres = _SQLite(url.removeprefix("sqlite:///"))
@@ -260,10 +271,15 @@ class OrderStore:
     @hookimpl
     def wxpay_notify_rejected(self, reason: str, fields: dict[str, str]) -> None:
         """Forged or broken notifications, kept as evidence: alert on these in production."""
+        no = fields.get("out_trade_no")
+        record = json.dumps(fields, ensure_ascii=False)
+        if len(record.encode()) > REJECTED_BYTES:
+            # Anyone can post to the notify URL: keep the evidence, not the payload.
+            digest = hashlib.sha256(record.encode()).hexdigest()
+            fields = {"truncated": f"{len(record.encode())} bytes", "sha256": digest}
         with self.db.transaction() as conn:
-            self._log(
-                conn, "rejected", "FAIL", fields, no=fields.get("out_trade_no"), reason=reason
-            )
+            self._log(conn, "rejected", "FAIL", fields, no=no and no[:64], reason=reason)
+            self._run(conn, PRUNE_REJECTED, self.rejected_kept)
 
     @hookimpl
     def wxpay_order_closed(self, order: Order, fields: dict[str, str]) -> None:

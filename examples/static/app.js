@@ -26,12 +26,12 @@ class ApiError extends Error {
   constructor(message, code) { super(message); this.code = code; }
 }
 
-async function call(method, url, body) {
+async function call(method, url, body, headers = {}) {
   let response;
   try {
     response = await fetch(url, {
       method,
-      headers: body ? { "content-type": "application/json" } : {},
+      headers: body ? { "content-type": "application/json", ...headers } : headers,
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch (err) {
@@ -118,6 +118,7 @@ async function buy(what, button) {
     const product = state.products.find((p) => p.id === what.product_id);
     state.order = {
       out_trade_no: params.out_trade_no,
+      status_token: params.status_token,  // only its holder may see the order's status
       total_fee: product ? product.price : state.order.total_fee,
     };
     $("sheet-merchant").textContent = state.merchant;
@@ -166,7 +167,9 @@ async function pollUntilPaid(no) {
   $("transaction-id").textContent = "—";
   $("pay-again").hidden = true;
   for (let attempt = 0; attempt < 60; attempt += 1) {
-    const order = await call("GET", `/wxpay/orders/${encodeURIComponent(no)}`);
+    const order = await call("GET", `/wxpay/orders/${encodeURIComponent(no)}`, undefined, {
+      "X-WxPay-Token": state.order.status_token,
+    });
     if (order.status !== "pending") {
       step(`GET /wxpay/orders/${no.slice(0, 10)}…`, `→ ${order.status}`, order.status === "paid");
       $("status").textContent = order.status === "paid" ? "Paid" : `Order ${order.status}`;

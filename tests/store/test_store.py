@@ -259,3 +259,17 @@ def test_notification_log_records_every_kind_with_its_answer(db_url: str) -> Non
 def test_unknown_database_url_is_refused() -> None:
     with pytest.raises(ValueError, match="sqlite:/// or postgresql://"):
         OrderStore("mysql://localhost/shop")
+
+
+def test_forged_traffic_cannot_fill_the_disk(db_url: str) -> None:
+    store = OrderStore(db_url, rejected_kept=5)
+    huge = {"out_trade_no": "X" * 5000, "junk": "垃圾" * 20_000}
+    for n in range(12):
+        store.wxpay_notify_rejected(reason="bad_sign", fields={**huge, "n": str(n)})
+    store.wxpay_notify_rejected(reason="bad_xml", fields={"n": "small"})
+    rejected = [r for r in store.notifications() if r["kind"] == "rejected"]
+    assert len(rejected) == 5  # the newest five, however many arrived
+    assert rejected[-1]["fields"] == {"n": "small"}  # a small one is kept whole
+    for row in rejected[:-1]:
+        assert set(row["fields"]) == {"truncated", "sha256"}  # the size and a hash, no payload
+        assert len(row["out_trade_no"]) == 64

@@ -6,13 +6,13 @@
 //   so (after WeChat's signed notification, or wxpay-mw's orderquery).
 const { SERVER, PREFIX } = getApp().globalData;
 
-function request(method, path, data) {
+function request(method, path, data, header = {}) {
   return new Promise((resolve, reject) => {
     wx.request({
       url: SERVER + PREFIX + path,
       method,
       data,
-      header: { "content-type": "application/json" },
+      header: { "content-type": "application/json", ...header },
       success: (res) =>
         res.statusCode === 200
           ? resolve(res.data)
@@ -71,7 +71,8 @@ Page({
         throw { code: "requestPayment", message: err.errMsg };
       }
       this.setData({ status: "Waiting for WeChat…" });
-      await this.pollUntilPaid(params.out_trade_no);
+      // Only the holder of the order's status token may see its status.
+      await this.pollUntilPaid(params.out_trade_no, params.status_token);
     } catch (err) {
       this.setData({ error: err.message || String(err), status: "" });
     } finally {
@@ -79,9 +80,10 @@ Page({
     }
   },
 
-  async pollUntilPaid(outTradeNo) {
+  async pollUntilPaid(outTradeNo, statusToken) {
     for (let attempt = 0; attempt < 30; attempt += 1) {
-      const order = await request("GET", `/orders/${outTradeNo}`);
+      const order = await request("GET", `/orders/${outTradeNo}`, undefined,
+                                  { "X-WxPay-Token": statusToken });
       if (order.status !== "pending") {
         this.setData({
           status: order.status === "paid" ? "Paid" : `Order ${order.status}`,
