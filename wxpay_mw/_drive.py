@@ -126,7 +126,9 @@ async def _call_hook(caller: Any, kwargs: dict[str, Any], offload: Offload) -> A
     for impl in reversed(impls):
         args = [kwargs[name] for name in impl.argnames]
         if is_async_impl(impl):
-            result = await impl.function(*args)
+            result = impl.function(*args)
+            if inspect.isawaitable(result):
+                result = await result
         else:
             result = await offload(partial(impl.function, *args))
         if result is not None:

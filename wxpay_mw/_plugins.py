@@ -43,9 +43,12 @@ _HOOKABLE = (types.FunctionType, types.MethodType, staticmethod, classmethod)
 
 
 def is_async_impl(impl: pluggy.HookImpl) -> bool:
-    """True when calling ``impl`` gives an awaitable (``async def``, sync or bound)."""
-    function = inspect.unwrap(impl.function)
-    return inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+    """True when calling ``impl`` gives an awaitable: ``async def``, or a plain wrapper
+    (``functools.wraps``) around one."""
+    return any(
+        inspect.iscoroutinefunction(f) or inspect.isasyncgenfunction(f)
+        for f in (impl.function, inspect.unwrap(impl.function))
+    )
 
 
 class _Manager(pluggy.PluginManager):

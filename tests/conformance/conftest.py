@@ -1,6 +1,7 @@
 """One host app per adapter style, each on a real server, all wired to the simulator.
 
-The ``host`` fixture is parametrized over the four styles; every conformance test runs
+The ``host`` fixture is parametrized over the four styles, and the two async ones again
+with a plugin whose hooks are all ``async def`` (``+async``); every conformance test runs
 against each, with the same assertions. The host app has its own ``/hello`` route beside
 wxpay-mw's endpoints, which are mounted at ``/wxpay``.
 """
@@ -24,12 +25,14 @@ from wxpay_mw.adapters.flask import WxPayFlask
 from wxpay_mw.adapters.starlette import mount
 from wxpay_mw.adapters.wsgi import WxPayWSGIMiddleware
 
-from tests.support import MemoryStore, serve_asgi, serve_wsgi
+from tests.support import AsyncMemoryStore, MemoryStore, serve_asgi, serve_wsgi
 from wxpay_mw import WxPay
 from wxpay_mw.simulator import Simulator
 
 PREFIX = "/wxpay"
 STYLES = ["asgi-middleware", "starlette-mount", "flask-extension", "wsgi-middleware"]
+#: The async adapters again, with every hook ``async def`` (awaited on the event loop).
+ASYNC_STYLES = ["asgi-middleware+async", "starlette-mount+async"]
 
 
 @dataclass
@@ -61,6 +64,7 @@ def _hello_wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
 
 def build_app(style: str, wxpay: WxPay) -> tuple[Any, Callable[[Any], AbstractContextManager[str]]]:
     """The host app in ``style`` with wxpay-mw at PREFIX, and the server to run it."""
+    style = style.removesuffix("+async")
     if style == "asgi-middleware":
         inner = Starlette(routes=[Route("/hello", _hello)])
         return WxPayMiddleware(inner, wxpay, prefix=PREFIX), serve_asgi
@@ -93,14 +97,19 @@ class _Late:
         await self.app(scope, receive, send)
 
 
-@pytest.fixture(params=STYLES)
+def is_asgi(style: str) -> bool:
+    """True for the styles served by an ASGI server."""
+    return style.removesuffix("+async") in ("asgi-middleware", "starlette-mount")
+
+
+@pytest.fixture(params=STYLES + ASYNC_STYLES)
 def host(request: pytest.FixtureRequest, wxpay_simulator: Simulator) -> Iterator[Host]:
     style: str = request.param
-    asgi = style in ("asgi-middleware", "starlette-mount")
+    asgi = is_asgi(style)
     late = _Late(asgi)
     serve = serve_asgi if asgi else serve_wsgi
     with serve(late.asgi_app if asgi else late.wsgi) as base:
-        store = MemoryStore()
+        store = AsyncMemoryStore() if style.endswith("+async") else MemoryStore()
         config = wxpay_simulator.config(notify_url=f"{base}{PREFIX}/notify")
         with WxPay(config, store) as wxpay:
             late.app, _ = build_app(style, wxpay)

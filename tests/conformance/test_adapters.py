@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conformance.conftest import PREFIX, Host
+from tests.conformance.conftest import ASYNC_STYLES, PREFIX, Host
 from tests.flow.conftest import pay_params
 from tests.support import payment_notification
 from wxpay_mw import xmlmsg
@@ -185,3 +185,12 @@ def test_a_declared_huge_body_is_refused_without_reading_it(host: Host) -> None:
         assert json.loads(response.read())["error"] == "payload_too_large"
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("host", ASYNC_STYLES, indirect=True)
+def test_async_hooks_are_awaited_on_the_event_loop(host: Host) -> None:
+    response = prepay(host)
+    assert response.status_code == 200
+    threads = host.store.__dict__["threads"]
+    assert len(threads) >= 3  # logged in, created, prepaid
+    assert not [name for name in threads if name.startswith("wxpay-mw")], threads

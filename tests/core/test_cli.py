@@ -274,7 +274,7 @@ def test_sign_works_when_the_simulator_cannot_be_imported(
 
 # --- reconcile -----------------------------------------------------------------------
 
-NO_PENDING_APP = '''
+NO_PENDING_APP = """
 from tests.support import MemoryStore
 from wxpay_mw import WxPay, WxPayConfig
 
@@ -288,7 +288,7 @@ config = WxPayConfig(
     notify_url="https://shop.example/wxpay/notify",
 )
 wxpay = WxPay(config, NoPendingOrders())
-'''
+"""
 
 
 def test_reconcile_without_the_pending_orders_hook_fails_instead_of_counting_zero(

@@ -23,7 +23,7 @@ import requests
 
 from examples.catalogue import Catalogue
 from examples.store import OrderStore
-from tests.conformance.conftest import PREFIX, STYLES, build_app
+from tests.conformance.conftest import ASYNC_STYLES, PREFIX, STYLES, build_app
 from tests.support import payment_notification, resign, tamper
 from wxpay_mw import Order, Payment, WxPay, hookimpl, signing, xmlmsg
 from wxpay_mw.app import DEFAULT_MAX_BODY_BYTES
@@ -89,6 +89,19 @@ class Spy:
         self.rejected.append(reason)
 
 
+class AsyncSpy(Spy):
+    """The same, ``async def``: the notification then runs on the async driver."""
+
+    async def wxpay_order_paid(self, order: Order, payment: Payment) -> None:  # type: ignore[override]
+        self.paid.append(order.out_trade_no)
+
+    async def wxpay_payment_failed(self, order: Order, fields: dict[str, str]) -> None:  # type: ignore[override]
+        self.failed.append(order.out_trade_no)
+
+    async def wxpay_notify_rejected(self, reason: str, fields: dict[str, str]) -> None:  # type: ignore[override]
+        self.rejected.append(reason)
+
+
 @dataclass
 class Host:
     style: str
@@ -136,7 +149,7 @@ def listener() -> Iterator[Listener]:
     listening.close()
 
 
-@pytest.fixture(scope="module", params=STYLES)
+@pytest.fixture(scope="module", params=STYLES + ASYNC_STYLES)
 def host(
     request: pytest.FixtureRequest,
     listener: Listener,
@@ -148,7 +161,7 @@ def host(
     secret_file.write_text("XXE-MARKER-file-content-must-never-be-read")
     db_path = tmp / "orders.db"
     store = OrderStore(f"sqlite:///{db_path}")
-    spy = Spy()
+    spy = AsyncSpy() if style.endswith("+async") else Spy()
     # WeChat is never called on the notify path: api_base points at a closed port.
     config = MERCHANT.as_config(notify_url="http://127.0.0.1:9/wxpay/notify")
     with WxPay(config, store, Catalogue(store), spy) as wxpay:

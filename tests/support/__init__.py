@@ -22,6 +22,10 @@ Reusable by any suite (flow, conformance, reliability, benchmarks)::
     ``fail_paid = True`` makes the paid hook raise; ``trust_openid_header = True`` makes
     ``wxpay_openid_from_request`` return the ``x-test-openid`` header (``OPENID_HEADER``).
 
+``AsyncMemoryStore()``
+    the same store with every hook ``async def`` (each awaits the loop once), for the
+    async path of the ASGI adapters.
+
 ``payment_notification(...)``, ``refund_notification(...)``,
 ``resign(body, key, sign_with="MD5", **changes)``, ``tamper(body, **changes)``
     build WeChat notifications signed with a given key, re-sign a real one with changed
@@ -31,12 +35,14 @@ Reusable by any suite (flow, conformance, reliability, benchmarks)::
 
 from __future__ import annotations
 
+from .async_store import AsyncMemoryStore
 from .messages import payment_notification, refund_notification, resign, tamper
 from .servers import serve_asgi, serve_wsgi
 from .store import OPENID_HEADER, MemoryStore
 
 __all__ = [
     "OPENID_HEADER",
+    "AsyncMemoryStore",
     "MemoryStore",
     "payment_notification",
     "refund_notification",
