@@ -234,6 +234,8 @@ class Flow:
         }
 
     def _openid(self, payload: Mapping[str, Any], request: Request | None) -> Steps[str]:
+        if request is not None and request.openid:
+            return request.openid  # the host's own authentication said so
         if request is not None:
             known = yield HookCall("wxpay_openid_from_request", {"request": request})
             if isinstance(known, str) and known:

@@ -23,6 +23,9 @@ class Request:
     has lower-case names. ``body`` holds at most the configured cap plus one byte, so
     the core can tell a body over the cap from one at it. ``client_ip`` is the peer
     address the adapter saw (WeChat wants the payer's IP in spbill_create_ip).
+    ``openid`` is the paying user's openid when the host's own authentication already
+    established it (the FastAPI router's ``openid`` dependency); prepay then needs no
+    wx.login code.
     """
 
     method: str
@@ -31,6 +34,7 @@ class Request:
     body: bytes = b""
     client_ip: str = ""
     native: Any = None
+    openid: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def readme(wxpay_env: None) -> Iterator[dict[str, Any]]:
 
 
 def test_the_readme_shows_the_plugin_and_every_adapter() -> None:
-    assert len(BLOCKS) == 5
+    assert len(BLOCKS) == 6
     assert "class Shop" in BLOCKS[0]
 
 
