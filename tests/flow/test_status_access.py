@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -130,3 +131,19 @@ def test_bad_status_query_limits_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         WxPay(wxpay_config, MemoryStore(), **options)
+
+
+def test_concurrent_polls_ask_wechat_once(
+    wxpay: WxPay,
+    placed: dict[str, Any],
+    wxpay_simulator: Simulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 80 polls at once of one pending order (an attacker's own, say): one orderquery
+    # goes out, the other polls are answered from the store.
+    wxpay_simulator.add_fault("/pay/orderquery", "http_500", count=100)
+    with ThreadPoolExecutor(80) as pool:
+        answers = list(pool.map(lambda _: status(wxpay, "P1").status, range(80)))
+    assert answers == [200] * 80
+    asked = [r for r in caplog.records if r.getMessage().startswith("orderquery P1 failed")]
+    assert len(asked) == 1
