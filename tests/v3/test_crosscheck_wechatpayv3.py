@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from wxpay_mw.v3 import aead, calls, signing
 from wxpay_mw.v3.errors import V3SignatureError
 from wxpay_mw.v3.keys import VerifierKeys
-from wxpay_mw.v3.notify import parse_notification
+from wxpay_mw.v3.notify import parse_notification, seal_notification
 
 from ._vectors import DOC, private_key, public_key
 
@@ -123,41 +123,18 @@ def test_our_paysign_equals_wechatpayv3s_and_verifies() -> None:
     )
 
 
-def notification(
-    plaintext: bytes,
-    *,
-    aad: str = "transaction",
-    nonce: str = "q1w2e3r4t5y6",
-    ts: str = "1700000000",
-) -> tuple[dict[str, str], bytes]:
-    resource = {
-        "original_type": "transaction",
-        "algorithm": "AEAD_AES_256_GCM",
-        "ciphertext": aead.encrypt(APIV3, nonce, aad, plaintext),
-        "associated_data": aad,
-        "nonce": nonce,
-    }
-    body = json.dumps(
-        {
-            "id": "EV-1",
-            "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
-            "resource": resource,
-        },
-        ensure_ascii=False,
-    ).encode()
-    signature = KEY.sign(
-        f"{ts}\nN0NCE\n".encode() + body + b"\n", padding.PKCS1v15(), hashes.SHA256()
+def notification(plaintext: bytes, ts: str = "1700000000") -> tuple[dict[str, str], bytes]:
+    """A notification made by our simulator-side helpers (sealed, then signed)."""
+    body = seal_notification(
+        APIV3,
+        json.loads(plaintext),
+        event_type="TRANSACTION.SUCCESS",
+        summary="支付成功",
+        notification_id="EV-1",
+        create_time="2023-11-15T06:13:20+08:00",
+        nonce="q1w2e3r4t5y6",
     )
-    headers = {
-        "Wechatpay-Timestamp": ts,
-        "Wechatpay-Nonce": "N0NCE",
-        "Wechatpay-Signature": base64.b64encode(signature).decode(),
-        "Wechatpay-Serial": PUB_ID,
-        "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
-    }
-    return headers, body
+    return signing.sign_answer(KEY, PUB_ID, body, timestamp=ts, nonce="N0NCE"), body
 
 
 PLAIN = json.dumps(
@@ -187,7 +164,9 @@ def test_both_refuse_the_same_tampered_notification(change: str) -> None:
     elif change == "signature":
         headers["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + headers["Wechatpay-Signature"]
     else:
-        body = body.replace(b'"associated_data": "transaction"', b'"associated_data": "refund"')
+        changed = body.replace(b'"associated_data":"transaction"', b'"associated_data":"refund"')
+        assert changed != body
+        body = changed
         headers = notification(PLAIN)[0] | {
             "Wechatpay-Signature": base64.b64encode(
                 KEY.sign(b"1700000000\nN0NCE\n" + body + b"\n", padding.PKCS1v15(), hashes.SHA256())
@@ -196,6 +175,15 @@ def test_both_refuse_the_same_tampered_notification(change: str) -> None:
     assert theirs().callback(headers, body) is None
     with pytest.raises(V3SignatureError):
         parse_notification(headers, body, our_keys(), APIV3, now=1700000000)
+
+
+def test_wechatpayv3_verifies_the_answers_we_sign() -> None:
+    headers = signing.sign_answer(KEY, PUB_ID, b'{"prepay_id":"wx1"}')
+    pub = theirs()._public_key
+    ts, nonce, sig = (headers[f"Wechatpay-{h}"] for h in ("Timestamp", "Nonce", "Signature"))
+    assert wp_utils.rsa_verify(ts, nonce, '{"prepay_id":"wx1"}', sig, pub)
+    assert theirs()._verify_signature(headers, '{"prepay_id":"wx1"}')
+    assert not theirs()._verify_signature(headers, '{"prepay_id":"wx2"}')
 
 
 def test_wechatpayv3_opens_what_we_seal() -> None:

@@ -19,6 +19,7 @@ from wxpay_mw.v3.notify import (
     payment_from_transaction,
     refund_fields,
     refund_from_resource,
+    seal_notification,
     transaction_fields,
     v2_time,
 )
@@ -193,3 +194,30 @@ def test_a_resource_that_is_not_json_is_refused() -> None:
 def test_a_short_apiv3_key_is_a_config_error_after_the_signature() -> None:
     with pytest.raises(ConfigError, match="WXPAY_APIV3_KEY"):
         parse("notify-go-official-aes-128")
+
+
+def test_sealed_refund_notifications_use_the_refund_associated_data() -> None:
+    from wxpay_mw.v3 import signing
+
+    resource = {
+        "out_trade_no": "o",
+        "out_refund_no": "r",
+        "refund_status": "ABNORMAL",
+        "amount": {"total": 2, "refund": 1},
+    }
+    body = seal_notification(
+        APIV3,
+        resource,
+        event_type="REFUND.ABNORMAL",
+        summary="退款异常",
+        notification_id="EV-2",
+        create_time="2024-01-01T00:00:00+08:00",
+        nonce="abcdefabcdef",
+    )
+    envelope = json.loads(body)
+    assert envelope["resource"]["associated_data"] == "refund"
+    assert envelope["resource"]["original_type"] == "refund"
+    headers = signing.sign_answer(private_key("go_test_key"), "F5765756002FDD77", body)
+    note = parse_notification(headers, body, verifier_keys(), APIV3)
+    assert note.event_type == "REFUND.ABNORMAL"
+    assert refund_from_resource(note.resource).refund_status == "CHANGE"

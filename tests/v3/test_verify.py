@@ -216,3 +216,42 @@ def test_a_resource_that_is_not_an_object_fails() -> None:
 def test_encrypt_round_trips_with_decrypt() -> None:
     sealed = aead.encrypt(KEY, "0123456789ab", "refund", "退款".encode())
     assert aead.decrypt(KEY, "0123456789ab", "refund", sealed).decode() == "退款"
+
+
+# --- /v3/certificates ------------------------------------------------------------------
+
+CERT_VECTOR = next(v for v in VECTORS if v["kind"] == "certificate_download")
+CERT_KEY: str = CERT_VECTOR["input"]["apiv3_key"]
+CERT_BODY: dict[str, Any] = json.loads(CERT_VECTOR["input"]["response_body"])
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"{}", "no data list"),
+        (b"nonsense", "no data list"),
+        (b'{"data": {}}', "not a list"),
+        (b'{"data": [1]}', "not a JSON object"),
+        (b'{"data": [{}]}', "only AEAD_AES_256_GCM"),
+        (json.dumps({"data": [{**CERT_BODY["data"][0], "serial_no": "00"}]}).encode(), "serial"),
+    ],
+    ids=["no-data", "not-json", "data-object", "entry-number", "no-seal", "wrong-serial"],
+)
+def test_a_bad_certificate_answer_is_refused(body: bytes, match: str) -> None:
+    with pytest.raises(DecryptError, match=match):
+        aead.parse_certificates(body, CERT_KEY)
+
+
+def test_a_sealed_non_certificate_is_refused() -> None:
+    sealed = aead.encrypt(CERT_KEY, "0123456789ab", "certificate", b"not a certificate")
+    entry = {
+        "serial_no": "01",
+        "encrypt_certificate": {
+            "algorithm": "AEAD_AES_256_GCM",
+            "nonce": "0123456789ab",
+            "associated_data": "certificate",
+            "ciphertext": sealed,
+        },
+    }
+    with pytest.raises(DecryptError, match="not a certificate"):
+        aead.parse_certificates(json.dumps({"data": [entry]}).encode(), CERT_KEY)

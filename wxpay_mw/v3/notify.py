@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from ..models import Payment, Refund
-from .aead import decrypt_resource
+from .aead import ALGORITHM, decrypt_resource, encrypt
 from .errors import DecryptError
 from .keys import VerifierKeys
 from .settings import DEFAULT_CLOCK_WINDOW
@@ -30,6 +30,7 @@ __all__ = [
     "payment_from_transaction",
     "refund_fields",
     "refund_from_resource",
+    "seal_notification",
     "transaction_fields",
     "v2_time",
 ]
@@ -103,6 +104,41 @@ def parse_notification(
         resource=opened,
         plaintext=plaintext,
     )
+
+
+def seal_notification(
+    apiv3_key: bytes | str,
+    resource: Mapping[str, Any],
+    *,
+    event_type: str,
+    summary: str,
+    notification_id: str,
+    create_time: str,
+    nonce: str,
+) -> bytes:
+    """A notification body as WeChat sends it, ``resource`` sealed with the APIv3 key
+    (for the simulator and tests; sign it with :func:`~wxpay_mw.v3.signing.sign_answer`).
+
+    ``nonce`` is 12 characters; the associated data is the resource's original type,
+    ``transaction`` or ``refund``, as WeChat's real notifications carry.
+    """
+    original = "refund" if event_type.startswith("REFUND.") else "transaction"
+    plaintext = json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode()
+    envelope = {
+        "id": notification_id,
+        "create_time": create_time,
+        "resource_type": "encrypt-resource",
+        "event_type": event_type,
+        "summary": summary,
+        "resource": {
+            "original_type": original,
+            "algorithm": ALGORITHM,
+            "ciphertext": encrypt(apiv3_key, nonce, original, plaintext),
+            "associated_data": original,
+            "nonce": nonce,
+        },
+    }
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def v2_time(value: str, layout: str = "%Y%m%d%H%M%S") -> str:

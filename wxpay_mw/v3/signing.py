@@ -9,25 +9,35 @@ so a body must be serialised once and those bytes both signed and sent.
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 import secrets
 import time
 from typing import Final
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from .errors import V3SignatureError
 
 __all__ = [
     "AUTH_SCHEMA",
     "authorization",
     "format_authorization",
     "make_nonce",
+    "parse_authorization",
     "pay_sign",
     "request_message",
     "request_payment",
     "rsa_sign",
+    "sign_answer",
+    "verify_authorization",
 ]
 
 AUTH_SCHEMA: Final = "WECHATPAY2-SHA256-RSA2048"
+_AUTH_FIELD: Final = re.compile(r'\s*(\w+)="([^"]*)"\s*(?:,|$)')
+_AUTH_FIELDS: Final = ("mchid", "nonce_str", "timestamp", "serial_no", "signature")
 
 
 def make_nonce() -> str:
@@ -135,4 +145,68 @@ def request_payment(
         "package": package,
         "signType": "RSA",
         "paySign": pay_sign(key, appid, ts, nonce_str, package),
+    }
+
+
+# --- WeChat's side (the simulator, tests) ---------------------------------------------
+
+
+def parse_authorization(header: str) -> dict[str, str]:
+    """The fields of an ``Authorization`` header; V3SignatureError if it is malformed."""
+    schema, _, rest = header.strip().partition(" ")
+    if schema != AUTH_SCHEMA:
+        raise V3SignatureError(f"Authorization does not start with {AUTH_SCHEMA}")
+    fields: dict[str, str] = {}
+    pos = 0
+    rest = rest.strip()
+    while pos < len(rest):
+        match = _AUTH_FIELD.match(rest, pos)
+        if match is None:
+            raise V3SignatureError('Authorization is not a list of name="value" fields')
+        fields[match.group(1)] = match.group(2)
+        pos = match.end()
+    missing = [name for name in _AUTH_FIELDS if not fields.get(name)]
+    if missing:
+        raise V3SignatureError(f"Authorization lacks {', '.join(missing)}")
+    return fields
+
+
+def verify_authorization(
+    header: str, method: str, url: str, body: bytes, key: rsa.RSAPublicKey
+) -> dict[str, str]:
+    """Check a merchant's request as WeChat does; return the header's fields.
+
+    ``url`` is the path and query as received, ``body`` the raw bytes. The caller
+    checks ``mchid``, ``serial_no`` and how old ``timestamp`` is.
+    """
+    fields = parse_authorization(header)
+    message = request_message(method, url, fields["timestamp"], fields["nonce_str"], body)
+    try:
+        raw = base64.b64decode(fields["signature"], validate=True)
+        key.verify(raw, message, padding.PKCS1v15(), hashes.SHA256())
+    except (binascii.Error, ValueError, InvalidSignature):
+        raise V3SignatureError(
+            "the Authorization signature does not verify over this request"
+        ) from None
+    return fields
+
+
+def sign_answer(
+    key: rsa.RSAPrivateKey,
+    serial: str,
+    body: bytes,
+    *,
+    timestamp: str | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The ``Wechatpay-*`` headers WeChat puts on an answer or a notification."""
+    ts = str(int(time.time())) if timestamp is None else timestamp
+    nonce_str = make_nonce() if nonce is None else nonce
+    message = _line("timestamp", ts) + _line("nonce", nonce_str) + body + b"\n"
+    return {
+        "Wechatpay-Timestamp": ts,
+        "Wechatpay-Nonce": nonce_str,
+        "Wechatpay-Signature": rsa_sign(key, message),
+        "Wechatpay-Serial": serial,
+        "Wechatpay-Signature-Type": AUTH_SCHEMA,
     }
