@@ -21,7 +21,7 @@ from wxpay_mw.errors import (
     WeChatError,
     WeChatUnavailableError,
 )
-from wxpay_mw.v3 import calls
+from wxpay_mw.v3 import answers, calls
 from wxpay_mw.v3.errors import BillDigestError
 
 from ._vectors import VECTORS, private_key, public_key
@@ -212,15 +212,15 @@ def test_the_bill_digest_is_checked_plain_and_gzipped() -> None:
     import hashlib
 
     digest = hashlib.sha1(BILL).hexdigest()
-    assert calls.check_bill(BILL, "SHA1", digest) == BILL
-    assert calls.check_bill(gzip.compress(BILL), "SHA1", digest.upper()) == BILL
+    assert answers.check_bill(BILL, "SHA1", digest) == BILL
+    assert answers.check_bill(gzip.compress(BILL), "SHA1", digest.upper()) == BILL
     with pytest.raises(BillDigestError, match="apply for the bill again") as caught:
-        calls.check_bill(BILL[:-1], "SHA1", digest)
+        answers.check_bill(BILL[:-1], "SHA1", digest)
     assert caught.value.expected == digest
     with pytest.raises(BillDigestError, match="broken gzip"):
-        calls.check_bill(b"\x1f\x8b" + b"x" * 20, "SHA1", digest)
+        answers.check_bill(b"\x1f\x8b" + b"x" * 20, "SHA1", digest)
     with pytest.raises(WeChatError, match="only SHA1"):
-        calls.check_bill(BILL, "MD5", digest)
+        answers.check_bill(BILL, "MD5", digest)
 
 
 # --- judges --------------------------------------------------------------------------
@@ -248,7 +248,7 @@ def err(code: str, message: str = "m", **extra: Any) -> bytes:
 )
 def test_wechat_json_errors_are_v2s_typed_errors(status: int, code: str, cls: type) -> None:
     with pytest.raises(WeChatError) as caught:
-        calls.judge(REQ, status, err(code, "说明"), request_id="RID-1")
+        answers.judge(REQ, status, err(code, "说明"), request_id="RID-1")
     exc = caught.value
     assert type(exc) is cls
     assert exc.code == code and exc.description == "说明"
@@ -259,7 +259,7 @@ def test_wechat_json_errors_are_v2s_typed_errors(status: int, code: str, cls: ty
 def test_sign_error_keeps_what_wechat_checked_and_names_the_settings() -> None:
     detail = {"sign_information": {"method": "GET", "url": "/v3/certificates"}}
     with pytest.raises(WeChatError, match="WXPAY_CERT_SERIAL") as caught:
-        calls.judge(REQ, 401, err("SIGN_ERROR", detail=detail))
+        answers.judge(REQ, 401, err("SIGN_ERROR", detail=detail))
     assert json.loads(caught.value.fields["detail"]) == detail
 
 
@@ -269,22 +269,22 @@ def test_sign_error_keeps_what_wechat_checked_and_names_the_settings() -> None:
 )
 def test_errors_without_wechats_json_are_unavailable(status: int, body: bytes, acted: bool) -> None:
     with pytest.raises(WeChatUnavailableError, match=f"HTTP {status}") as caught:
-        calls.judge(REQ, status, body, request_id="R")
+        answers.judge(REQ, status, body, request_id="R")
     assert caught.value.may_have_acted is acted
 
 
 def test_success_answers() -> None:
-    assert calls.judge(REQ, 204, b"") == {}
-    assert calls.judge(REQ, 200, b'{"a":1}') == {"a": 1}
+    assert answers.judge(REQ, 204, b"") == {}
+    assert answers.judge(REQ, 200, b'{"a":1}') == {"a": 1}
     with pytest.raises(WeChatUnavailableError, match="not a JSON object") as caught:
-        calls.judge(REQ, 200, b"[]")
+        answers.judge(REQ, 200, b"[]")
     assert caught.value.may_have_acted
-    assert calls.prepay_id(REQ, {"prepay_id": "wx1"}) == "wx1"
+    assert answers.prepay_id(REQ, {"prepay_id": "wx1"}) == "wx1"
     with pytest.raises(WeChatUnavailableError, match="query it by out_trade_no"):
-        calls.prepay_id(REQ, {})
+        answers.prepay_id(REQ, {})
 
 
 def test_an_answer_about_another_merchant_is_not_trusted() -> None:
-    calls.check_merchant(REQ, {"appid": "wx1", "mchid": "1"}, appid="wx1", mchid="1")
+    answers.check_merchant(REQ, {"appid": "wx1", "mchid": "1"}, appid="wx1", mchid="1")
     with pytest.raises(ResponseMismatchError, match="mchid"):
-        calls.check_merchant(REQ, {"appid": "wx1", "mchid": "2"}, appid="wx1", mchid="1")
+        answers.check_merchant(REQ, {"appid": "wx1", "mchid": "2"}, appid="wx1", mchid="1")

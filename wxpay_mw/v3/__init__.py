@@ -12,7 +12,7 @@ import this package.
 
 from __future__ import annotations
 
-from . import aead, calls, signing
+from . import aead, answers, calls, signing
 from .calls import V3Request
 from .errors import (
     BillDigestError,
@@ -59,6 +59,7 @@ __all__ = [
     "V3SignatureError",
     "VerifierKeys",
     "aead",
+    "answers",
     "authorization",
     "calls",
     "load_certificate",

@@ -1,5 +1,7 @@
 """Judging v3 answers: HTTP status first, then WeChat's JSON ``code`` as the typed errors.
 
+The answer's signature is checked before any judge here reads it (``verify.py``).
+
 v3 reports failures as an HTTP status with ``{"code", "message"[, "detail"]}``. Each code
 with a v2 twin raises the same class as that err_code (``ORDER_CLOSED`` ->
 :class:`~wxpay_mw.errors.OrderClosedError`, ...), so a host catches one set of errors for
@@ -10,6 +12,8 @@ asks for when something needs investigating.
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any, Final
@@ -19,11 +23,23 @@ from ..errors import (
     OrderPaidError,
     OutTradeNoUsedError,
     RateLimitedError,
+    ResponseMismatchError,
     WeChatError,
     WeChatUnavailableError,
 )
+from .calls import V3Request
+from .errors import BillDigestError
 
-__all__ = ["ERR_CLASSES", "error_for", "hint_for", "parse_json"]
+__all__ = [
+    "ERR_CLASSES",
+    "check_bill",
+    "check_merchant",
+    "error_for",
+    "hint_for",
+    "judge",
+    "parse_json",
+    "prepay_id",
+]
 
 # v3 code -> the class v2's err_code of the same meaning raises (_answers.ERR_CLASSES).
 ERR_CLASSES: Final[dict[str, type[WeChatError]]] = {
@@ -115,3 +131,58 @@ def error_for(
         fields["detail"] = json.dumps(detail, ensure_ascii=False, separators=(",", ":"))[:2000]
     cls = ERR_CLASSES.get(code, RateLimitedError if status == 429 else WeChatError)
     return cls(code, description, endpoint=endpoint, fields=fields, hint=hint_for(code))
+
+
+def judge(request: V3Request, status: int, body: bytes, request_id: str = "") -> dict[str, Any]:
+    """WeChat's decision on a (verified) answer: the JSON object of a 200, ``{}`` for a
+    204, a typed error otherwise."""
+    if status == 204:
+        return {}
+    if status not in (200, 202):
+        raise error_for(request.endpoint, status, body, request_id)
+    data = parse_json(body)
+    if not isinstance(data, dict):
+        raise WeChatUnavailableError(
+            "the answer is not a JSON object; the outcome is unknown: check it before "
+            "repeating the call",
+            endpoint=request.endpoint,
+            may_have_acted=True,
+        )
+    return data
+
+
+def check_merchant(request: V3Request, answer: Mapping[str, Any], **ours: str) -> None:
+    """Refuse a verified answer about another appid / mchid than ours."""
+    for name, value in ours.items():
+        if name in answer and answer[name] != value:
+            raise ResponseMismatchError(name, endpoint=request.endpoint)
+
+
+def prepay_id(request: V3Request, answer: Mapping[str, Any]) -> str:
+    """The ``prepay_id`` of a JSAPI order's answer."""
+    value = answer.get("prepay_id")
+    if not isinstance(value, str) or not value:
+        raise WeChatUnavailableError(
+            "no prepay_id in a 200 answer; the order may exist: query it by out_trade_no",
+            endpoint=request.endpoint,
+            may_have_acted=True,
+        )
+    return value
+
+
+def check_bill(
+    content: bytes, hash_type: str, hash_value: str, endpoint: str = "/v3/billdownload/file"
+) -> bytes:
+    """The bill's bytes (gunzipped if gzip) once their SHA-1 matches ``hash_value``."""
+    if hash_type.upper() != "SHA1":
+        raise WeChatError(
+            "HASH_TYPE", f"hash_type {hash_type!r}", endpoint=endpoint, hint="only SHA1 is known"
+        )
+    try:
+        data = gzip.decompress(content) if content[:2] == b"\x1f\x8b" else content
+    except (OSError, EOFError):
+        raise BillDigestError(endpoint, hash_value, "none (a broken gzip file)") from None
+    got = hashlib.sha1(data).hexdigest()
+    if got != hash_value.lower():
+        raise BillDigestError(endpoint, hash_value, got)
+    return data

@@ -3,15 +3,13 @@
 Each builder returns a :class:`V3Request`: method, the path and query exactly as they
 will be sent and signed, and the body bytes, serialised once. A driver (the sync client,
 an async one, a test) signs it with :meth:`V3Request.headers`, sends exactly those bytes,
-verifies the answer's signature, and hands status and body to a judge here. Bad
+verifies the answer's signature, and hands status and body to a judge in ``answers.py``. Bad
 arguments raise ``ValueError`` naming the argument before anything is built.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import gzip
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -22,9 +20,6 @@ from urllib.parse import quote, urlencode, urlsplit
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .._checks import OUT_REFUND_NO, fen, out_no, text
-from ..errors import ResponseMismatchError, WeChatError, WeChatUnavailableError
-from .answers import error_for, parse_json
-from .errors import BillDigestError
 from .signing import authorization
 
 __all__ = [
@@ -33,12 +28,8 @@ __all__ = [
     "V3Request",
     "bill_download",
     "certificates",
-    "check_bill",
-    "check_merchant",
     "close_order",
     "jsapi_order",
-    "judge",
-    "prepay_id",
     "query_order",
     "refund",
     "refund_query",
@@ -306,61 +297,3 @@ def bill_download(download_url: str) -> V3Request:
 def certificates() -> V3Request:
     """``GET /v3/certificates``: the platform certificates, sealed with the APIv3 key."""
     return V3Request("GET", "/v3/certificates", b"", "/v3/certificates")
-
-
-# --- judges --------------------------------------------------------------------------
-
-
-def judge(request: V3Request, status: int, body: bytes, request_id: str = "") -> dict[str, Any]:
-    """WeChat's decision on a (verified) answer: the JSON object of a 200, ``{}`` for a
-    204, a typed error otherwise."""
-    if status == 204:
-        return {}
-    if status not in (200, 202):
-        raise error_for(request.endpoint, status, body, request_id)
-    data = parse_json(body)
-    if not isinstance(data, dict):
-        raise WeChatUnavailableError(
-            "the answer is not a JSON object; the outcome is unknown: check it before "
-            "repeating the call",
-            endpoint=request.endpoint,
-            may_have_acted=True,
-        )
-    return data
-
-
-def check_merchant(request: V3Request, answer: Mapping[str, Any], **ours: str) -> None:
-    """Refuse a verified answer about another appid / mchid than ours."""
-    for name, value in ours.items():
-        if name in answer and answer[name] != value:
-            raise ResponseMismatchError(name, endpoint=request.endpoint)
-
-
-def prepay_id(request: V3Request, answer: Mapping[str, Any]) -> str:
-    """The ``prepay_id`` of a JSAPI order's answer."""
-    value = answer.get("prepay_id")
-    if not isinstance(value, str) or not value:
-        raise WeChatUnavailableError(
-            "no prepay_id in a 200 answer; the order may exist: query it by out_trade_no",
-            endpoint=request.endpoint,
-            may_have_acted=True,
-        )
-    return value
-
-
-def check_bill(
-    content: bytes, hash_type: str, hash_value: str, endpoint: str = "/v3/billdownload/file"
-) -> bytes:
-    """The bill's bytes (gunzipped if gzip) once their SHA-1 matches ``hash_value``."""
-    if hash_type.upper() != "SHA1":
-        raise WeChatError(
-            "HASH_TYPE", f"hash_type {hash_type!r}", endpoint=endpoint, hint="only SHA1 is known"
-        )
-    try:
-        data = gzip.decompress(content) if content[:2] == b"\x1f\x8b" else content
-    except (OSError, EOFError):
-        raise BillDigestError(endpoint, hash_value, "none (a broken gzip file)") from None
-    got = hashlib.sha1(data).hexdigest()
-    if got != hash_value.lower():
-        raise BillDigestError(endpoint, hash_value, got)
-    return data

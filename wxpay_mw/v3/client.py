@@ -22,15 +22,14 @@ from types import TracebackType
 from typing import Any, Self
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as _Urllib3Error
-from urllib3.util.retry import Retry
 
 from .._logsafe import install_redaction
 from .._transport import translate
 from ..config import WxPayConfig
 from ..errors import WeChatUnavailableError
-from . import calls
+from . import answers, calls
+from ._http import pooled_session
 from .aead import parse_certificates
 from .errors import UnknownSerialError, V3ResponseSignatureError, V3SignatureError
 from .keys import PlatformCertificate, VerifierKeys
@@ -62,14 +61,6 @@ class WeChatPayV3Client:
         connect_retries: int = 2,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
-            raise ValueError("pool_maxsize must be a positive int")
-        if (
-            isinstance(connect_retries, bool)
-            or not isinstance(connect_retries, int)
-            or connect_retries < 0
-        ):
-            raise ValueError("connect_retries must be an int >= 0")
         self.config = config
         self.settings = settings
         self.keys: VerifierKeys = settings.verifier_keys
@@ -77,24 +68,7 @@ class WeChatPayV3Client:
         self._timeout = (config.connect_timeout, config.read_timeout)
         self._refresh_lock = threading.Lock()
         install_redaction()
-        # As in the v2 client: connect errors only (nothing was sent); never a read
-        # retry, never a retry on status.
-        retry = Retry(
-            total=None,
-            connect=connect_retries,
-            read=False,
-            redirect=0,
-            status=0,
-            other=0,
-            backoff_factor=0.1,
-            respect_retry_after_header=False,
-            raise_on_status=False,
-            raise_on_redirect=False,
-        )
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=retry)
-        self._session = requests.Session()
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self._session = pooled_session(pool_maxsize, connect_retries)
 
     # -- lifecycle
 
@@ -150,7 +124,7 @@ class WeChatPayV3Client:
             time_expire=time_expire,
             extra=extra,
         )
-        return calls.prepay_id(req, self._call(req))
+        return answers.prepay_id(req, self._call(req))
 
     def request_payment(self, prepay_id: str) -> dict[str, str]:
         """The ``wx.requestPayment`` parameters for a prepay_id (signType ``RSA``)."""
@@ -164,7 +138,7 @@ class WeChatPayV3Client:
             self.config.mch_id, out_trade_no=out_trade_no, transaction_id=transaction_id
         )
         answer = self._call(req)
-        calls.check_merchant(req, answer, appid=self.config.appid, mchid=self.config.mch_id)
+        answers.check_merchant(req, answer, appid=self.config.appid, mchid=self.config.mch_id)
         return answer
 
     def close_order(self, out_trade_no: str) -> None:
@@ -226,8 +200,8 @@ class WeChatPayV3Client:
         req = calls.bill_download(str(url))
         status, _, content = self._send(req)
         if status != 200:
-            calls.judge(req, status, content)
-        return calls.check_bill(content, str(hash_type), str(hash_value), req.endpoint)
+            answers.judge(req, status, content)
+        return answers.check_bill(content, str(hash_type), str(hash_value), req.endpoint)
 
     def refresh_certificates(self) -> list[PlatformCertificate]:
         """Download the platform certificates and trust them for later answers.
@@ -238,18 +212,12 @@ class WeChatPayV3Client:
         req = calls.certificates()
         status, headers, body = self._send(req)
         if status != 200:
-            calls.judge(req, status, body, headers.get("Request-ID", ""))
+            answers.judge(req, status, body, headers.get("Request-ID", ""))
         try:
             certs = parse_certificates(body, self.settings.apiv3_key_bytes)
         except V3SignatureError as exc:
             raise V3ResponseSignatureError(req.endpoint, exc) from None
-        pub_id = self.keys.public_key_id
-        candidates = VerifierKeys(
-            public_key=self.keys.key_for(pub_id) if pub_id else None,
-            public_key_id=pub_id,
-            certificates=[*self.keys.certificates, *certs],
-        )
-        self._verify(req, headers, body, candidates)
+        self._verify(req, headers, body, self.keys.extended(certs))
         for cert in certs:
             self.keys.add_certificate(cert)
         _LOG.info("platform certificates: %s", ", ".join(c.serial_no for c in certs))
@@ -278,13 +246,12 @@ class WeChatPayV3Client:
             raise ValueError(
                 f"requests would send another URL or body than the one signed: {req.path!r}"
             )
-        public_key_id = self.keys.public_key_id
         prepared.headers.update(
             req.headers(
                 self.settings.private_key,
                 mchid=self.config.mch_id,
                 serial_no=self.settings.cert_serial,
-                wechatpay_serial=public_key_id,
+                wechatpay_serial=self.keys.public_key_id,
             )
         )
         _LOG.debug("-> %s %s", req.method, req.endpoint)
@@ -320,13 +287,11 @@ class WeChatPayV3Client:
             except V3ResponseSignatureError as exc:
                 # Certificate mode: a serial we do not know yet may be a new platform
                 # certificate; fetch them once, then verify again (or refuse).
-                if not isinstance(exc.reason, UnknownSerialError) or self._public_key_only():
+                only_public_key = self.keys.public_key_id and not self.keys.certificates
+                if not isinstance(exc.reason, UnknownSerialError) or only_public_key:
                     raise
                 with self._refresh_lock:
                     if self.keys.key_for(exc.reason.serial) is None:
                         self.refresh_certificates()
                 self._verify(req, headers, body, self.keys)
-        return calls.judge(req, status, body, request_id)
-
-    def _public_key_only(self) -> bool:
-        return self.keys.public_key_id is not None and not self.keys.certificates
+        return answers.judge(req, status, body, request_id)

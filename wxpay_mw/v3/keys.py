@@ -214,6 +214,15 @@ class VerifierKeys:
             self._certificates[cert.serial_no] = cert
             self._keys[cert.serial_no] = cert.public_key
 
+    def extended(self, certificates: Iterable[PlatformCertificate]) -> VerifierKeys:
+        """A copy that also trusts ``certificates`` (this one is left unchanged)."""
+        pub_id = self.public_key_id
+        return VerifierKeys(
+            public_key=self.key_for(pub_id) if pub_id else None,
+            public_key_id=pub_id,
+            certificates=[*self.certificates, *certificates],
+        )
+
     def key_for(self, serial: str) -> rsa.RSAPublicKey | None:
         """The key for a ``Wechatpay-Serial``, or None when we hold none by that name."""
         with self._lock:
