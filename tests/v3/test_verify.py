@@ -255,3 +255,10 @@ def test_a_sealed_non_certificate_is_refused() -> None:
     }
     with pytest.raises(DecryptError, match="not a certificate"):
         aead.parse_certificates(json.dumps({"data": [entry]}).encode(), CERT_KEY)
+
+
+def test_a_signature_type_other_than_rsa_is_refused_and_its_absence_accepted() -> None:
+    assert HEADERS["Wechatpay-Signature-Type"] == "WECHATPAY2-SHA256-RSA2048"
+    assert verify({k: v for k, v in HEADERS.items() if k != "Wechatpay-Signature-Type"})
+    with pytest.raises(V3SignatureError, match="WECHATPAY2-SM2-WITH-SM3"):
+        verify({**HEADERS, "Wechatpay-Signature-Type": "WECHATPAY2-SM2-WITH-SM3"})

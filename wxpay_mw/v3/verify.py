@@ -4,7 +4,8 @@ The message is ``Wechatpay-Timestamp\\nWechatpay-Nonce\\nbody\\n`` over the body
 exactly as received (a re-serialised body never verifies; a 204's body is empty). The
 checks run in this order, the first failure refusing the message:
 
-1. the four ``Wechatpay-*`` headers are present (header names in any case);
+1. the four ``Wechatpay-*`` headers are present (header names in any case), and
+   ``Wechatpay-Signature-Type``, if sent, is ``WECHATPAY2-SHA256-RSA2048``;
 2. a ``WECHATPAY/SIGNTEST/`` signature is WeChat probing that we refuse bad signatures:
    it fails, always, and is never stripped and tried again;
 3. the timestamp lies within the window against replays (default: refused at 300 s);
@@ -32,6 +33,7 @@ from .settings import DEFAULT_CLOCK_WINDOW
 __all__ = ["PROBE_PREFIX", "SignedHeaders", "response_message", "signed_headers", "verify_signed"]
 
 PROBE_PREFIX: Final = "WECHATPAY/SIGNTEST/"
+_SCHEMA: Final = "WECHATPAY2-SHA256-RSA2048"
 _HEADERS: Final = (
     "wechatpay-timestamp",
     "wechatpay-nonce",
@@ -114,6 +116,10 @@ def verify_signed(
     if not isinstance(body, bytes):
         raise TypeError("body must be the raw bytes received, not a parsed or decoded body")
     signed = signed_headers(headers)
+    kind = next((v for k, v in headers.items() if k.lower() == "wechatpay-signature-type"), None)
+    if kind is not None and kind.strip() != _SCHEMA:
+        # Absent is fine (WeChat's examples omit it); another algorithm (SM2) we cannot check.
+        raise V3SignatureError(f"Wechatpay-Signature-Type {kind[:40]!r} is not {_SCHEMA}")
     if signed.signature.startswith(PROBE_PREFIX):
         raise SignatureProbeError(
             "Wechatpay-Signature is a WECHATPAY/SIGNTEST/ probe: WeChat checks that bad "
