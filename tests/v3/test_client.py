@@ -27,6 +27,7 @@ from ._vectors import DOC
 
 APPID, MCHID = "wxd678efh567hg6787", "1230000109"
 APIV3 = "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"
+OTHER_CERT = "D7CE59D1F522D701"
 
 
 @pytest.fixture
@@ -35,7 +36,9 @@ def fake() -> Iterator[FakeV3]:
         yield server
 
 
-def make_settings(tmp_path: Path, *, public_key: bool = True) -> V3Settings:
+def make_settings(
+    tmp_path: Path, *, public_key: bool = True, certs: tuple[str, ...] = ()
+) -> V3Settings:
     merchant = tmp_path / "apiclient_key.pem"
     merchant.write_text(DOC["keys"]["java_merchant_key"]["private_key_pem"])
     kwargs: dict[str, str] = {}
@@ -44,7 +47,11 @@ def make_settings(tmp_path: Path, *, public_key: bool = True) -> V3Settings:
         pub.write_text(DOC["keys"]["go_test_key"]["public_key_pem"])
         kwargs = {"public_key_path": str(pub), "public_key_id": PUB_ID}
     return V3Settings(
-        apiv3_key=APIV3, private_key_path=str(merchant), cert_serial=MERCHANT_SERIAL, **kwargs
+        apiv3_key=APIV3,
+        private_key_path=str(merchant),
+        cert_serial=MERCHANT_SERIAL,
+        platform_cert_paths=certs,
+        **kwargs,
     )
 
 
@@ -58,7 +65,9 @@ def make_client(fake: FakeV3, tmp_path: Path, **kw: object) -> WeChatPayV3Client
         api_base=fake.base_url,
         read_timeout=float(kw.pop("read_timeout", 5.0)),  # type: ignore[arg-type]
     )
-    return WeChatPayV3Client(config, make_settings(tmp_path, **kw))  # type: ignore[arg-type]
+    interval = float(kw.pop("certificate_refresh_interval", 3600.0))  # type: ignore[arg-type]
+    settings = make_settings(tmp_path, **kw)  # type: ignore[arg-type]
+    return WeChatPayV3Client(config, settings, certificate_refresh_interval=interval)
 
 
 def js(data: object) -> bytes:
@@ -156,43 +165,107 @@ def test_a_query_answer_about_another_merchant_is_refused(fake: FakeV3, tmp_path
         client.query_order(transaction_id="42")
 
 
-def certificates_body(serial: str = CERT_SERIAL) -> bytes:
-    pem = next(
-        c["pem"] for c in DOC["keys"]["go_test_key"]["certificates"] if c["serial_no"] == serial
-    )
-    sealed = aead.encrypt(APIV3, "c3rtn0nce123", "certificate", pem.encode())
-    return js(
-        {
-            "data": [
-                {
-                    "serial_no": serial,
-                    "effective_time": "2021-04-27T16:40:32+08:00",
-                    "expire_time": "2031-04-25T16:40:32+08:00",
-                    "encrypt_certificate": {
-                        "algorithm": "AEAD_AES_256_GCM",
-                        "nonce": "c3rtn0nce123",
-                        "associated_data": "certificate",
-                        "ciphertext": sealed,
-                    },
-                }
-            ]
+PEMS = {c["serial_no"]: c["pem"] for k in DOC["keys"].values() for c in k.get("certificates", [])}
+EXPIRED = "5F1C72E2A8931B72A2E13AF8DEE92471EB397115"  # the Java SDK's test certificate
+
+
+def certificates_body(*serials: str) -> bytes:
+    """A /v3/certificates answer listing ``serials`` (default: CERT_SERIAL)."""
+    data = []
+    for serial in serials or (CERT_SERIAL,):
+        sealed = aead.encrypt(APIV3, "c3rtn0nce123", "certificate", PEMS[serial].encode())
+        seal = {
+            "algorithm": "AEAD_AES_256_GCM",
+            "nonce": "c3rtn0nce123",
+            "associated_data": "certificate",
+            "ciphertext": sealed,
         }
-    )
+        data.append({"serial_no": serial, "encrypt_certificate": seal})
+    return js({"data": data})
 
 
-def test_certificate_mode_downloads_certificates_for_a_new_serial(
+def test_certificate_mode_downloads_certificates_first_and_for_a_new_serial(
     fake: FakeV3, tmp_path: Path
 ) -> None:
-    fake.on("GET /v3/certificates", Reply(body=certificates_body(), serial=CERT_SERIAL))
-    fake.on("POST /v3/pay/transactions/jsapi", Reply(body=b'{"prepay_id":"p"}', serial=CERT_SERIAL))
+    served = iter([CERT_SERIAL, OTHER_CERT])
+    fake.on(
+        "GET /v3/certificates",
+        lambda got: Reply(body=certificates_body(serial := next(served)), serial=serial),
+    )
+    answer_serial = {"now": CERT_SERIAL}
+    fake.on(
+        "POST /v3/pay/transactions/jsapi",
+        lambda got: Reply(body=b'{"prepay_id":"p"}', serial=answer_serial["now"]),
+    )
     with make_client(fake, tmp_path, public_key=False) as client:
         assert client.keys.serials == ()
         assert client.jsapi_order(out_trade_no="o1", total=1, description="d", openid="u") == "p"
         assert client.keys.serials == (CERT_SERIAL,)
+        # WeChat switches to a certificate we have not seen: downloaded once, then trusted.
+        answer_serial["now"] = OTHER_CERT
         assert client.jsapi_order(out_trade_no="o1", total=1, description="d", openid="u") == "p"
+        assert set(client.keys.serials) == {CERT_SERIAL, OTHER_CERT}
     paths = [r.path for r in fake.received]
-    assert paths == ["/v3/pay/transactions/jsapi", "/v3/certificates", "/v3/pay/transactions/jsapi"]
-    assert "Wechatpay-Serial" not in fake.received[0].headers
+    assert paths == [
+        "/v3/certificates",
+        "/v3/pay/transactions/jsapi",
+        "/v3/pay/transactions/jsapi",
+        "/v3/certificates",
+    ]
+    assert "Wechatpay-Serial" not in fake.received[1].headers
+
+
+def test_expired_certificates_in_a_download_are_not_trusted(fake: FakeV3, tmp_path: Path) -> None:
+    body = certificates_body(EXPIRED, CERT_SERIAL)
+    fake.on("GET /v3/certificates", Reply(body=body, serial=CERT_SERIAL))
+    with make_client(fake, tmp_path, public_key=False) as client:
+        assert [c.serial_no for c in client.refresh_certificates()] == [CERT_SERIAL]
+        assert client.keys.serials == (CERT_SERIAL,)
+
+
+def test_certificates_are_downloaded_again_after_the_interval(fake: FakeV3, tmp_path: Path) -> None:
+    fake.on("GET /v3/certificates", Reply(body=certificates_body(), serial=CERT_SERIAL))
+    fake.on("GET /v3/refund/domestic/refunds/R1", Reply(body=b"{}", serial=CERT_SERIAL))
+    with make_client(fake, tmp_path, public_key=False, certificate_refresh_interval=0) as client:
+        client.refund_query("R1")
+        client.refund_query("R1")
+    assert [r.path.rsplit("/", 1)[-1] for r in fake.received] == ["certificates", "R1"] * 2
+
+
+def test_a_failed_periodic_download_keeps_the_certificates_held(
+    fake: FakeV3, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.on("GET /v3/certificates", Reply(503, b"busy", serial=None))
+    fake.on("GET /v3/refund/domestic/refunds/R1", Reply(body=b'{"a":1}', serial=CERT_SERIAL))
+    pem = tmp_path / "wechatpay.pem"
+    pem.write_text(
+        next(
+            c["pem"]
+            for c in DOC["keys"]["go_test_key"]["certificates"]
+            if c["serial_no"] == CERT_SERIAL
+        )
+    )
+    client = make_client(fake, tmp_path, public_key=False, certs=(str(pem),))
+    with client, caplog.at_level("WARNING", logger="wxpay_mw.v3.client"):
+        assert client.refund_query("R1") == {"a": 1}
+        assert client.refund_query("R1") == {"a": 1}
+    assert "not refreshed" in caplog.text and "HTTP 503" in caplog.text
+    # Refreshed once, not before every call.
+    assert [r.path.rsplit("/", 1)[-1] for r in fake.received] == ["certificates", "R1", "R1"]
+
+
+def test_an_unknown_serial_that_stays_unknown_is_refused(fake: FakeV3, tmp_path: Path) -> None:
+    fake.on("GET /v3/certificates", Reply(body=certificates_body(), serial=CERT_SERIAL))
+    fake.on("GET /v3/refund/domestic/refunds/R1", Reply(body=b"{}", serial="0123456789ABCDEF"))
+    client = make_client(fake, tmp_path, public_key=False)
+    with client, pytest.raises(V3ResponseSignatureError) as caught:
+        client.refund_query("R1")
+    assert caught.value.layer == "serial"
+    assert [r.path.rsplit("/", 1)[-1] for r in fake.received] == [
+        "certificates",
+        "R1",
+        "certificates",
+    ]
 
 
 def test_downloaded_certificates_must_sign_their_own_answer(fake: FakeV3, tmp_path: Path) -> None:

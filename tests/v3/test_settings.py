@@ -115,6 +115,16 @@ def test_a_key_file_that_is_the_wrong_key_is_named(files: dict[str, str], tmp_pa
         V3Settings.from_env({**files, "WXPAY_PRIVATE_KEY_PATH": files["WXPAY_PUBLIC_KEY_PATH"]})
 
 
+def test_an_expired_platform_certificate_is_named(files: dict[str, str], tmp_path: Path) -> None:
+    # The Java SDK's test certificate expired on 2025-05-09.
+    old = tmp_path / "wechatpay_old.pem"
+    old.write_text(DOC["keys"]["java_merchant_key"]["certificates"][0]["pem"])
+    with pytest.raises(
+        ConfigError, match=r"^WXPAY_PLATFORM_CERT_PATHS: certificate 5F1C.* expired on"
+    ):
+        V3Settings.from_env({**files, "WXPAY_PLATFORM_CERT_PATHS": str(old)})
+
+
 def test_overrides_win_and_arguments_are_checked(files: dict[str, str]) -> None:
     s = V3Settings.from_env(files, clock_window=60)
     assert s.clock_window == 60

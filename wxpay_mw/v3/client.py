@@ -1,21 +1,17 @@
 """WeChatPayV3Client: the v3 calls of the mini program flow over one pooled ``requests.Session``.
 
-A thin driver of the sans-IO builders in ``calls.py``: it signs each request over the
-exact path and bytes requests will send, sends them with ``(connect, read)`` timeouts,
-verifies every 2xx answer's signature (``verify.py``) before reading a byte of it, and
-only then lets a judge decide. The errors are those of the v2 client:
-:class:`~wxpay_mw.errors.WeChatUnavailableError` (no usable answer; ``may_have_acted``
-says whether to check the outcome first), :class:`~wxpay_mw.v3.errors.V3ResponseSignatureError`
-(an answer that failed verification), and :class:`~wxpay_mw.errors.WeChatError` and its
-subclasses (WeChat said no). As in v2, only a connection that could not be opened is
-tried again; nothing that may have reached WeChat is repeated here.
+A thin driver of ``calls.py``: it signs each request over the exact path and bytes sent,
+uses ``(connect, read)`` timeouts, verifies every 2xx answer (``verify.py``) before a
+judge (``answers.py``) reads it, and raises the v2 client's errors:
+``WeChatUnavailableError`` (``may_have_acted``), ``V3ResponseSignatureError`` (not
+trusted), ``WeChatError`` and its subclasses (WeChat said no). Nothing that may have
+reached WeChat is repeated.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -30,6 +26,7 @@ from ..config import WxPayConfig
 from ..errors import WeChatUnavailableError
 from . import answers, calls
 from ._http import pooled_session
+from ._refresh import CertificateRefresher
 from .aead import parse_certificates
 from .errors import UnknownSerialError, V3ResponseSignatureError, V3SignatureError
 from .keys import PlatformCertificate, VerifierKeys
@@ -49,7 +46,9 @@ class WeChatPayV3Client:
 
     Safe to share between threads: the session only sends, and the platform certificates
     are refreshed under a lock. Create one per process; :meth:`close` it when done.
-    ``clock`` (Unix seconds) is what answers' timestamps are checked against.
+    ``clock`` (Unix seconds) is what answers' timestamps are checked against. In
+    certificate mode the certificates are downloaded again every
+    ``certificate_refresh_interval`` seconds and for an unknown serial (``_refresh.py``).
     """
 
     def __init__(
@@ -60,13 +59,16 @@ class WeChatPayV3Client:
         pool_maxsize: int = 32,
         connect_retries: int = 2,
         clock: Callable[[], float] = time.time,
+        certificate_refresh_interval: float = 12 * 3600,
     ) -> None:
         self.config = config
         self.settings = settings
         self.keys: VerifierKeys = settings.verifier_keys
         self._clock = clock
         self._timeout = (config.connect_timeout, config.read_timeout)
-        self._refresh_lock = threading.Lock()
+        self._refresher = CertificateRefresher(
+            self.keys, self.refresh_certificates, interval=certificate_refresh_interval
+        )
         install_redaction()
         self._session = pooled_session(pool_maxsize, connect_retries)
 
@@ -218,6 +220,9 @@ class WeChatPayV3Client:
         except V3SignatureError as exc:
             raise V3ResponseSignatureError(req.endpoint, exc) from None
         self._verify(req, headers, body, self.keys.extended(certs))
+        # An expired certificate is never trusted, even if still listed.
+        now = _dt.datetime.fromtimestamp(self._clock(), _dt.UTC)
+        certs = [c for c in certs if c.not_after >= now]
         for cert in certs:
             self.keys.add_certificate(cert)
         _LOG.info("platform certificates: %s", ", ".join(c.serial_no for c in certs))
@@ -279,19 +284,18 @@ class WeChatPayV3Client:
             raise V3ResponseSignatureError(req.endpoint, exc) from None
 
     def _call(self, req: calls.V3Request) -> dict[str, Any]:
+        self._refresher.before_call()
         status, headers, body = self._send(req)
         request_id = headers.get("Request-ID", "")
         if 200 <= status < 300:
             try:
                 self._verify(req, headers, body, self.keys)
             except V3ResponseSignatureError as exc:
-                # Certificate mode: a serial we do not know yet may be a new platform
-                # certificate; fetch them once, then verify again (or refuse).
-                only_public_key = self.keys.public_key_id and not self.keys.certificates
-                if not isinstance(exc.reason, UnknownSerialError) or only_public_key:
+                # A serial we do not know may be a new platform certificate.
+                reason = exc.reason
+                if not isinstance(reason, UnknownSerialError):
                     raise
-                with self._refresh_lock:
-                    if self.keys.key_for(exc.reason.serial) is None:
-                        self.refresh_certificates()
+                if not self._refresher.for_unknown_serial(reason.serial):
+                    raise
                 self._verify(req, headers, body, self.keys)
         return answers.judge(req, status, body, request_id)

@@ -12,6 +12,7 @@ downloaded from ``/v3/certificates`` by the client), or both during a migration.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 from collections.abc import Mapping
@@ -107,6 +108,12 @@ class V3Settings:
         certs: list[PlatformCertificate] = []
         for path in self.platform_cert_paths:
             cert = load_certificate(read_pem(path, "WXPAY_PLATFORM_CERT_PATHS"))
+            if cert.not_after < _dt.datetime.now(_dt.UTC):
+                raise ConfigError(
+                    "WXPAY_PLATFORM_CERT_PATHS",
+                    f"certificate {cert.serial_no} in {path!r} expired on "
+                    f"{cert.not_after:%Y-%m-%d}: remove it (the client downloads current ones)",
+                )
             certs.append(cert)
         if public is not None and public.public_numbers() == private.public_key().public_numbers():
             raise ConfigError(
