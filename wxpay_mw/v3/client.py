@@ -44,11 +44,9 @@ class WeChatPayV3Client:
     """WeChat Pay API v3 for one merchant: ``config`` (appid, mch_id, notify URLs, API
     base, timeouts) and ``settings`` (the v3 keys).
 
-    Safe to share between threads: the session only sends, and the platform certificates
-    are refreshed under a lock. Create one per process; :meth:`close` it when done.
-    ``clock`` (Unix seconds) is what answers' timestamps are checked against. In
-    certificate mode the certificates are downloaded again every
-    ``certificate_refresh_interval`` seconds and for an unknown serial (``_refresh.py``).
+    Thread-safe (the session only sends; certificate refreshes are locked): create one per
+    process, :meth:`close` it when done. ``clock`` (Unix seconds) checks answers'
+    timestamps; ``certificate_refresh_interval``: see ``_refresh.py``.
     """
 
     def __init__(
