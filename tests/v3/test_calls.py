@@ -275,6 +275,8 @@ def test_errors_without_wechats_json_are_unavailable(status: int, body: bytes, a
 
 def test_success_answers() -> None:
     assert answers.judge(REQ, 204, b"") == {}
+    assert answers.judge(REQ, 202, b"") == {}
+    assert answers.judge(REQ, 202, b'{"a":2}') == {"a": 2}
     assert answers.judge(REQ, 200, b'{"a":1}') == {"a": 1}
     with pytest.raises(WeChatUnavailableError, match="not a JSON object") as caught:
         answers.judge(REQ, 200, b"[]")

@@ -375,3 +375,12 @@ def test_bad_arguments_are_refused_before_sending(tmp_path: Path) -> None:
         WeChatPayV3Client(config, settings, connect_retries=-1)
     with make_client(fake, tmp_path) as client, pytest.raises(ValueError, match="total"):
         client.jsapi_order(out_trade_no="o1", total=0, description="d", openid="u")
+
+
+def test_the_refresh_interval_is_checked(tmp_path: Path) -> None:
+    config = WxPayConfig(
+        appid=APPID, mch_id=MCHID, api_key="k" * 32, notify_url="https://x.example/n"
+    )
+    for bad in (-1, True, "1"):
+        with pytest.raises(ValueError, match="certificate_refresh_interval"):
+            WeChatPayV3Client(config, make_settings(tmp_path), certificate_refresh_interval=bad)  # type: ignore[arg-type]

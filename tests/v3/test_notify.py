@@ -172,6 +172,8 @@ def test_the_window_is_passed_through() -> None:
         (b"not json", "no resource object"),
         (b'{"resource": "x"}', "no resource object"),
         (b"[1]", "no resource object"),
+        (b'{"resource": ', "no resource object"),
+        (b"\xff\xfe", "no resource object"),
     ],
 )
 def test_a_signed_body_without_a_resource_is_refused(body: bytes, match: str) -> None:

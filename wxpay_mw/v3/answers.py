@@ -136,7 +136,7 @@ def error_for(
 def judge(request: V3Request, status: int, body: bytes, request_id: str = "") -> dict[str, Any]:
     """WeChat's decision on a (verified) answer: the JSON object of a 200, ``{}`` for a
     204, a typed error otherwise."""
-    if status == 204:
+    if status == 204 or (status == 202 and not body.strip()):
         return {}
     if status not in (200, 202):
         raise error_for(request.endpoint, status, body, request_id)

@@ -83,7 +83,10 @@ def parse_notification(
     4xx, and WeChat sends it again) or ConfigError for an APIv3 key of the wrong size.
     """
     verify_signed(headers, body, keys, now=now, window=window)
-    envelope = json.loads(body) if body.lstrip()[:1] == b"{" else None
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        envelope = None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("resource"), Mapping):
         raise DecryptError("the notification has no resource object")
     resource = envelope["resource"]
