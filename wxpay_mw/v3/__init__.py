@@ -12,6 +12,13 @@ import this package.
 
 from __future__ import annotations
 
+try:
+    import cryptography  # noqa: F401 - only to say what is missing
+except ImportError:  # pragma: no cover - depends on the install
+    raise ImportError(
+        "WeChat Pay API v3 needs the 'cryptography' package: pip install 'wxpay-mw[crypto]'"
+    ) from None
+
 from . import aead, answers, calls, signing
 from .calls import V3Request
 from .errors import (
