@@ -77,7 +77,7 @@ _HINTS: dict[str, str] = {
 }
 
 # err_codes after which the same call with the same parameters may succeed.
-RETRYABLE_CODES = frozenset({"SYSTEMERROR", "BIZERR_NEED_RETRY", "-1"})
+RETRYABLE_CODES = frozenset({"SYSTEMERROR", "SYSTEM_ERROR", "BIZERR_NEED_RETRY", "-1"})
 
 
 def hint_for(code: str) -> str:

@@ -6,18 +6,11 @@ paySign (:mod:`.signing`), verification of answers and notifications (:func:`ver
 judges of the mini program flow (:mod:`.calls`), and v3 resources as the protocol-neutral
 models (:func:`payment_from_transaction`, :func:`refund_from_resource`).
 
-Needs the ``cryptography`` package (the ``crypto`` extra); ``wxpay_mw`` itself does not
-import this package.
+Built on ``cryptography``, a required dependency of wxpay-mw; ``wxpay_mw`` itself does
+not import this package until a v3 merchant is configured.
 """
 
 from __future__ import annotations
-
-try:
-    import cryptography  # noqa: F401 - only to say what is missing
-except ImportError:  # pragma: no cover - depends on the install
-    raise ImportError(
-        "WeChat Pay API v3 needs the 'cryptography' package: pip install 'wxpay-mw[crypto]'"
-    ) from None
 
 from . import aead, answers, calls, signing
 from .calls import V3Request
