@@ -36,8 +36,12 @@ def test_orderquery_unknown_is_ordernotexist(sim: Simulator) -> None:
     assert answer["err_code"] == "ORDERNOTEXIST"
 
 
-def test_orderquery_without_ids_is_lack_params(sim: Simulator) -> None:
-    assert call(sim, "/pay/orderquery", {})["err_code"] == "LACK_PARAMS"
+def test_orderquery_without_ids_is_return_code_fail(sim: Simulator) -> None:
+    # Missing parameters: unsigned return_code=FAIL "缺少参数..." (issue 13, item 12).
+    assert call(sim, "/pay/orderquery", {}) == {
+        "return_code": "FAIL",
+        "return_msg": "缺少参数out_trade_no或transaction_id",
+    }
 
 
 def test_closeorder_states(sim: Simulator) -> None:
@@ -100,11 +104,11 @@ def test_refund_with_wrong_total_is_param_error(sim: Simulator) -> None:
     assert _refund(sim, params["out_trade_no"], "R1", 1, total=100)["err_code"] == "PARAM_ERROR"
 
 
-def test_refund_missing_params_is_lack_params(sim: Simulator) -> None:
+def test_refund_missing_params_is_return_code_fail(sim: Simulator) -> None:
     answer = call(
         sim, "/secapi/pay/refund", {"out_trade_no": "x", "total_fee": "1", "refund_fee": "1"}
     )
-    assert answer["err_code"] == "LACK_PARAMS"
+    assert answer == {"return_code": "FAIL", "return_msg": "缺少参数out_refund_no"}
 
 
 def test_refundquery_processing_then_success(sim: Simulator) -> None:

@@ -40,13 +40,15 @@ _PAY: Final[dict[str, Handler]] = {
     "refundquery": refundquery,
     "downloadbill": downloadbill,
 }
-# path -> (handler, sandbox): production paths and the /sandboxnew copies (whose refund
-# path drops "secapi", as WeChat's does).
+# path -> (handler, sandbox): production paths and the /sandboxnew copies. The retired
+# sandbox documented its refund without "secapi" (wechatpay-v2.md section 11), while the
+# official SDKs post to /sandboxnew/secapi/pay/refund (issue 13, item 3): both answer.
 ROUTES: Final[dict[str, tuple[Handler, bool]]] = {
     **{f"/pay/{name}": (handler, False) for name, handler in _PAY.items()},
     **{f"/sandboxnew/pay/{name}": (handler, True) for name, handler in _PAY.items()},
     "/secapi/pay/refund": (refund, False),
     "/sandboxnew/pay/refund": (refund, True),
+    "/sandboxnew/secapi/pay/refund": (refund, True),
 }
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]

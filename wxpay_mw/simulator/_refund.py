@@ -55,7 +55,7 @@ def refund(ctx: Context, call: Call) -> Answer:
     if (missing := require(call, "out_refund_no", "total_fee", "refund_fee")) is not None:
         return missing
     if not fields.get("transaction_id") and not fields.get("out_trade_no"):
-        return biz_fail(call, "LACK_PARAMS", "缺少参数out_trade_no或transaction_id")
+        return protocol_fail("缺少参数out_trade_no或transaction_id")
     if not _OUT_REFUND_NO.match(fields["out_refund_no"]):
         return protocol_fail("out_refund_no参数格式错误")
     for name in ("total_fee", "refund_fee"):
@@ -157,7 +157,7 @@ def refundquery(ctx: Context, call: Call) -> Answer:
     fields = call.fields
     ids = ("refund_id", "out_refund_no", "transaction_id", "out_trade_no")
     if not any(fields.get(name) for name in ids):
-        return biz_fail(call, "LACK_PARAMS", "缺少参数out_trade_no或out_refund_no")
+        return protocol_fail("缺少参数out_trade_no或out_refund_no")
     with ctx.state.lock:
         refunds = [r for r in ctx.state.refunds.values() if r.sandbox == call.sandbox]
         if fields.get("refund_id"):

@@ -130,15 +130,26 @@ class Simulator:
         return issue_code(self._ctx, openid=openid, user=user)
 
     def pay(
-        self, params: Mapping[str, str], *, outcome: str = "ok", check: bool = True
+        self,
+        params: Mapping[str, str],
+        *,
+        outcome: str = "ok",
+        check: bool = True,
+        coupon_fee: int | None = None,
     ) -> dict[str, str]:
         """What wx.requestPayment does with the five prepay parameters.
 
-        ``outcome`` is ``"ok"``, ``"cancel"`` or ``"fail"`` (see ``/simulator/pay``).
-        Returns ``{"errMsg": "requestPayment:ok", "out_trade_no", "transaction_id"}``; a
-        refusal raises :class:`PaymentRefused`, or with ``check=False`` is returned.
+        ``outcome`` is ``"ok"``, ``"coupon"`` (``coupon_fee`` of it paid by a coupon),
+        ``"cancel"``, ``"fail"`` (no notification, as for real mini-program payments) or
+        ``"fail_notice"`` (a signed result_code=FAIL notification too); see
+        ``/simulator/pay``. Returns ``{"errMsg": "requestPayment:ok", "out_trade_no",
+        "transaction_id"}``; a refusal raises :class:`PaymentRefused`, or with
+        ``check=False`` is returned.
         """
-        status, answer = request_payment(self._ctx, {**params, "outcome": outcome})
+        extra: dict[str, Any] = {"outcome": outcome}
+        if coupon_fee is not None:
+            extra["coupon_fee"] = coupon_fee
+        status, answer = request_payment(self._ctx, {**params, **extra})
         if check and status != 200:
             raise PaymentRefused(status, answer["errMsg"])
         return answer

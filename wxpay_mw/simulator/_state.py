@@ -81,6 +81,9 @@ class Order:
     time_end: str = ""
     refunded_fee: int = 0
     refunds: list[str] = field(default_factory=list)
+    #: Paid by a coupon (the rest, cash_fee, by the user).
+    coupon_fee: int = 0
+    coupon_id: str = ""
 
     @property
     def total_fee(self) -> int:

@@ -1,0 +1,184 @@
+"""Where the simulator behaves as the real WeChat does, not more kindly (issue 13).
+
+Each test names the source of the fact it checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+
+from wxpay_mw import signing
+from wxpay_mw.simulator import Simulator
+from wxpay_mw.xmlmsg import from_xml, to_xml
+
+from .conftest import Receiver, call, order_params, pay_params, place, post, signed
+
+
+def _beijing(epoch: float) -> str:
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(epoch + 8 * 3600))
+
+
+# -- item 2: time_expire ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "seconds_ahead",
+    [
+        pytest.param(2 * 60, id="2-minutes-ahead"),
+        pytest.param(-60, id="in-the-past"),
+        # The classic bug: a 30-minute window written in UTC, 8 hours behind Beijing.
+        pytest.param(30 * 60 - 8 * 3600, id="utc-instead-of-beijing"),
+    ],
+)
+def test_time_expire_under_five_minutes_is_refused(sim: Simulator, seconds_ahead: int) -> None:
+    # WeChat: "time_expire时间过短，刷卡至少1分钟，其他5分钟" (issue 13, item 2;
+    # wechatpay-v2.md section 2: the minimum interval is 5 minutes).
+    params = order_params(sim, "http://127.0.0.1:9/n")
+    params["time_expire"] = _beijing(time.time() + seconds_ahead)
+    answer = call(sim, "/pay/unifiedorder", params)
+    assert answer["result_code"] == "FAIL"
+    assert answer["err_code_des"] == "time_expire时间过短，刷卡至少1分钟，其他5分钟"
+    assert sim.order(params["out_trade_no"]) is None
+
+
+def test_time_expire_six_minutes_ahead_is_accepted(sim: Simulator) -> None:
+    params = order_params(sim, "http://127.0.0.1:9/n")
+    params["time_expire"] = _beijing(time.time() + 6 * 60)
+    assert call(sim, "/pay/unifiedorder", params)["result_code"] == "SUCCESS"
+
+
+# -- item 3: the sandbox ---------------------------------------------------------------
+
+
+def _sandbox_key(sim: Simulator) -> str:
+    message = {"mch_id": sim.merchant.mch_id, "nonce_str": signing.make_nonce()}
+    message["sign"] = signing.sign(message, sim.merchant.api_key)
+    return from_xml(post(sim, "/sandboxnew/pay/getsignkey", to_xml(message)).content)[
+        "sandbox_signkey"
+    ]
+
+
+def test_sandbox_refund_on_the_official_sdks_path_keeps_device_info(sim: Simulator) -> None:
+    # The official SDKs post sandbox refunds to /sandboxnew/secapi/pay/refund, and every
+    # sandbox answer carries device_info=sandbox, even for an order that sent its own
+    # device_info (issue 13, item 3; wechatpay-v2.md section 11).
+    key = _sandbox_key(sim)
+    params = order_params(sim, "http://127.0.0.1:9/n", device_info="POS1")
+    ordered = call(sim, "/sandboxnew/pay/unifiedorder", params, key=key)
+    assert ordered["device_info"] == "sandbox"
+    sim.pay(
+        signing.request_payment_params(
+            appid=sim.merchant.appid, key=key, prepay_id=ordered["prepay_id"]
+        )
+    )
+    queried = call(
+        sim, "/sandboxnew/pay/orderquery", {"out_trade_no": params["out_trade_no"]}, key=key
+    )
+    assert queried["trade_state"] == "SUCCESS" and queried["device_info"] == "sandbox"
+    refund = {
+        "out_trade_no": params["out_trade_no"],
+        "out_refund_no": "SR1",
+        "total_fee": "101",
+        "refund_fee": "101",
+    }
+    refunded = call(sim, "/sandboxnew/secapi/pay/refund", refund, key=key)
+    assert refunded["result_code"] == "SUCCESS"
+    assert refunded["device_info"] == "sandbox"
+
+
+# -- item 7: coupons -----------------------------------------------------------------
+
+
+def test_coupon_payment_notification_and_query(sim: Simulator, receiver: Receiver) -> None:
+    # A coupon-discounted payment: cash_fee < total_fee, coupon_fee, coupon_count,
+    # coupon_fee_N, coupon_id_N, settlement_total_fee (wechatpay-v2.md sections 4 and 9;
+    # WxJava WxPayOrderNotifyResult; issue 13, item 7).
+    params, answer = place(sim, receiver.url, total_fee="1000")
+    sim.pay(pay_params(sim, answer["prepay_id"]), outcome="coupon", coupon_fee=300)
+    sim.wait_for_notifications(1)
+    fields = from_xml(receiver.received[0].body)
+    assert signing.verify(fields, sim.merchant.api_key)
+    assert fields["result_code"] == "SUCCESS"
+    assert (fields["total_fee"], fields["cash_fee"]) == ("1000", "700")
+    assert (fields["coupon_fee"], fields["coupon_count"]) == ("300", "1")
+    assert fields["coupon_fee_0"] == "300" and fields["coupon_id_0"].isdigit()
+    assert fields["settlement_total_fee"] == "700"
+    queried = call(sim, "/pay/orderquery", {"out_trade_no": params["out_trade_no"]})
+    assert (queried["total_fee"], queried["cash_fee"], queried["coupon_fee"]) == (
+        "1000",
+        "700",
+        "300",
+    )
+
+
+def test_coupon_outcome_defaults_to_a_tenth_and_refuses_a_whole_coupon(sim: Simulator) -> None:
+    _, answer = place(sim, total_fee="1000")
+    with pytest.raises(Exception, match="coupon_fee must be 1 to total_fee - 1"):
+        sim.pay(pay_params(sim, answer["prepay_id"]), outcome="coupon", coupon_fee=1000)
+    sim.pay(pay_params(sim, answer["prepay_id"]), outcome="coupon")
+    (note,) = sim.notifications()
+    assert from_xml(note["body"].encode())["coupon_fee"] == "100"
+
+
+# -- item 10: empty elements ---------------------------------------------------------
+
+
+def _md5_sign(fields: dict[str, str], key: str, *, keep_empty: bool) -> str:
+    # Written out here, not taken from wxpay_mw.signing: the test's own reading of
+    # WeChat's rule (wechatpay-v2.md section 3).
+    pairs = sorted((k, v) for k, v in fields.items() if k != "sign" and (v or keep_empty))
+    text = "&".join(f"{k}={v}" for k, v in pairs) + f"&key={key}"
+    return hashlib.md5(text.encode()).hexdigest().upper()
+
+
+def test_answers_carry_empty_elements_left_out_of_the_sign(sim: Simulator) -> None:
+    # Real answers carry <device_info><![CDATA[]]></device_info> and
+    # <attach><![CDATA[]]></attach>; a NOTPAY orderquery answer has total_fee; empty
+    # values are not signed (issue 13, item 10; wechatpay-v2.md section 3 and 14).
+    params, _ = place(sim)
+    response = post(sim, "/pay/orderquery", signed(sim, {"out_trade_no": params["out_trade_no"]}))
+    assert b"<attach><![CDATA[]]></attach>" in response.content
+    assert b"<device_info><![CDATA[]]></device_info>" in response.content
+    fields = from_xml(response.content)
+    assert fields["trade_state"] == "NOTPAY" and fields["total_fee"] == "101"
+    assert fields["sign"] == _md5_sign(fields, sim.merchant.api_key, keep_empty=False)
+    # A verifier that signs "attach=&device_info=&" too must fail against the simulator.
+    assert fields["sign"] != _md5_sign(fields, sim.merchant.api_key, keep_empty=True)
+
+
+# -- item 11: orderquery REFUND --------------------------------------------------------
+
+
+def test_orderquery_of_a_refunded_order_says_refund_with_the_payment(sim: Simulator) -> None:
+    # trade_state REFUND ("转入退款") is a paid order with a refund: the answer carries
+    # the payment's transaction_id, total_fee and time_end as for SUCCESS
+    # (wechatpay-v2.md section 4; issue 13, item 11).
+    params, answer = place(sim)
+    paid = sim.pay(pay_params(sim, answer["prepay_id"]))
+    refund = {
+        "out_trade_no": params["out_trade_no"],
+        "out_refund_no": "R1",
+        "total_fee": "101",
+        "refund_fee": "1",
+    }
+    assert call(sim, "/secapi/pay/refund", refund)["result_code"] == "SUCCESS"
+    queried = call(sim, "/pay/orderquery", {"out_trade_no": params["out_trade_no"]})
+    assert queried["trade_state"] == "REFUND"
+    assert queried["trade_state_desc"] == "订单发生过退款"
+    assert queried["transaction_id"] == paid["transaction_id"]
+    assert queried["total_fee"] == queried["cash_fee"] == "101"
+    assert len(queried["time_end"]) == 14
+
+
+# -- item 12: closing at once ----------------------------------------------------------
+
+
+def test_an_order_can_be_closed_at_once(sim: Simulator) -> None:
+    # closeorder has no 5-minute minimum at WeChat (issue 13, item 12): closing right
+    # after placing succeeds.
+    params, _ = place(sim)
+    answer = call(sim, "/pay/closeorder", {"out_trade_no": params["out_trade_no"]})
+    assert answer["result_code"] == "SUCCESS"
