@@ -38,6 +38,23 @@ def test_a_genuine_notification_marks_the_order_paid(
     assert answer(call(wxpay, "GET", f"/orders/{out_trade_no}"))["status"] == "paid"
 
 
+def test_a_coupon_payment_is_paid_in_full_by_total_fee(
+    wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator
+) -> None:
+    # A coupon-discounted payment: cash_fee < total_fee; the amount check compares
+    # total_fee with the order (wechatpay-v2.md section 9; issue 13, fidelity item 7).
+    response = post_json(wxpay, {"code": wxpay_simulator.login(), "sku": "apple"})
+    data = answer(response)
+    wxpay_simulator.pay(pay_params(data), outcome="coupon", coupon_fee=30)
+    (note,) = wxpay_simulator.wait_for_notifications(lambda log: len(log) == 1)
+    assert wxpay.notify(note["body"].encode()) == SUCCESS
+    (paid,) = store.called("wxpay_order_paid")
+    payment = paid["payment"]
+    assert (payment.total_fee, payment.cash_fee, payment.coupon_fee) == (100, 70, 30)
+    assert payment.settlement_total_fee == 70
+    assert store.paid_reactions == [data["out_trade_no"]]
+
+
 def test_repeated_notifications_are_acknowledged_and_react_once(
     wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator
 ) -> None:
