@@ -17,8 +17,8 @@ from ..xmlmsg import from_xml, to_xml
 from ._bill import downloadbill, getsignkey
 from ._context import Context
 from ._control import control
-from ._faults import Fault
-from ._login import jscode2session
+from ._faults import LOGIN_ERRORS, LOGIN_PATH, PAY_ERRORS, Fault
+from ._login import jscode2session, login_error
 from ._pay import closeorder, orderquery, unifiedorder
 from ._refund import refund, refundquery
 from ._wire import Answer, Call, Request, biz_fail, parse_pay_request
@@ -50,6 +50,9 @@ ROUTES: Final[dict[str, tuple[Handler, bool]]] = {
     "/sandboxnew/pay/refund": (refund, True),
     "/sandboxnew/secapi/pay/refund": (refund, True),
 }
+
+# Fault kind -> the refund_status an accepted refund settles with.
+_SETTLE_AS: Final = {"refund_close": "REFUNDCLOSE", "refund_change": "CHANGE"}
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -112,7 +115,7 @@ class SimulatorApp:
                 )
             if fault.kind == "latency":
                 self.ctx.stopping.wait(fault.seconds)
-        answer = self._dispatch(request)
+        answer = self._dispatch(request, fault)
         if fault is None:
             return answer
         if fault.kind == "timeout":
@@ -126,8 +129,11 @@ class SimulatorApp:
             answer = _tamper(answer)
         return answer
 
-    def _dispatch(self, request: Request) -> Answer:
-        if request.path == "/sns/jscode2session":
+    def _dispatch(self, request: Request, fault: Fault | None = None) -> Answer:
+        error = fault.code if fault is not None and fault.kind == "wechat_error" else None
+        if request.path == LOGIN_PATH:
+            if error is not None:
+                return login_error(int(error), LOGIN_ERRORS[error])
             return jscode2session(self.ctx, request)
         if request.path == "/sandboxnew/pay/getsignkey":
             parsed = parse_pay_request(request, self.ctx.merchant, False, need_appid=False)
@@ -139,6 +145,11 @@ class SimulatorApp:
         parsed = parse_pay_request(request, self.ctx.merchant, sandbox)
         if isinstance(parsed, Answer):
             return parsed
+        if error is not None:
+            # WeChat's business error, signed, for a request it authenticated; nothing done.
+            return biz_fail(parsed, error, PAY_ERRORS[error])
+        if fault is not None and fault.kind in _SETTLE_AS:
+            parsed.settle_as = _SETTLE_AS[fault.kind]
         try:
             return handler(self.ctx, parsed)
         except Exception:

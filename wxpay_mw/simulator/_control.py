@@ -4,6 +4,8 @@
 * ``POST /simulator/pay``: ``{timeStamp, nonceStr, package, signType, paySign, "outcome"?}``
   -> 200 ``{"errMsg": "requestPayment:ok", "out_trade_no", "transaction_id"}``, or 400 / 409
   ``{"errMsg": "requestPayment:fail <reason>"}``
+* ``POST /simulator/platform-refund``: ``{"out_trade_no", "refund_fee"?}`` -> ``{"out_refund_no",
+  "refund_id"}``: a refund made in the merchant platform (see ``Simulator.platform_refund``)
 * ``GET /simulator/notifications`` -> ``{"notifications": [...]}`` (see ``Notification``)
 * ``GET | POST | DELETE /simulator/faults``: POST ``{endpoint, kind, seconds?, count?}``
   -> ``{"faults": [...]}``; DELETE clears them
@@ -41,6 +43,7 @@ from ._context import Context
 from ._faults import Fault
 from ._login import issue_code
 from ._pay import mark_paid, order_fields
+from ._refund import platform_refund
 from ._state import Order, new_transaction_id, parse_beijing
 from ._wire import Answer, Request, json_answer
 
@@ -176,6 +179,14 @@ def control(ctx: Context, request: Request) -> Answer:
         if route == ("POST", "/simulator/pay"):
             status, answer = request_payment(ctx, data)
             return json_answer(status, answer)
+        if route == ("POST", "/simulator/platform-refund"):
+            number, fee = data.get("out_trade_no"), data.get("refund_fee")
+            if not isinstance(number, str):
+                raise ValueError("out_trade_no: expected a string")
+            made = platform_refund(ctx, number, fee)
+            return json_answer(
+                200, {"out_refund_no": made.out_refund_no, "refund_id": made.refund_id}
+            )
         if route == ("GET", "/simulator/notifications"):
             return json_answer(200, {"notifications": ctx.deliveries.log()})
         if request.path == "/simulator/faults":

@@ -20,6 +20,7 @@ from ._httpd import ThreadingWSGIServer, make_server
 from ._login import issue_code
 from ._merchant import Merchant
 from ._pay import order_fields
+from ._refund import platform_refund
 from ._state import State
 
 __all__ = ["PaymentRefused", "Simulator", "run_simulator"]
@@ -154,6 +155,19 @@ class Simulator:
             raise PaymentRefused(status, answer["errMsg"])
         return answer
 
+    def platform_refund(
+        self, out_trade_no: str, refund_fee: int | None = None, *, sandbox: bool = False
+    ) -> dict[str, str]:
+        """A refund made by hand in the merchant platform, not through the API.
+
+        The host never created its ``out_refund_no``; it hears of the refund from the
+        notification (``refund_request_source`` VENDOR_PLATFORM) sent to the merchant's
+        ``refund_notify_url``. ``refund_fee`` defaults to what is left to refund.
+        Returns ``{"out_refund_no", "refund_id"}``; ValueError if it cannot be refunded.
+        """
+        made = platform_refund(self._ctx, out_trade_no, refund_fee, sandbox=sandbox)
+        return {"out_refund_no": made.out_refund_no, "refund_id": made.refund_id}
+
     # -- inspection and control ---------------------------------------------------
 
     def notifications(self) -> list[dict[str, Any]]:
@@ -184,12 +198,23 @@ class Simulator:
             return fields
 
     def add_fault(
-        self, endpoint: str, kind: str, *, seconds: float | None = None, count: int | None = None
+        self,
+        endpoint: str,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        count: int | None = None,
+        code: str | None = None,
     ) -> None:
-        """Inject a fault (see :mod:`wxpay_mw.simulator._faults` for the kinds)."""
+        """Inject a fault (see :mod:`wxpay_mw.simulator._faults` for the kinds).
+
+        ``code`` is the err_code (or login errcode) of a ``wechat_error`` fault.
+        """
         data: dict[str, Any] = {"endpoint": endpoint, "kind": kind, "count": count}
         if seconds is not None:
             data["seconds"] = seconds
+        if code is not None:
+            data["code"] = code
         self._ctx.faults.add(Fault.from_dict(data))
 
     def clear_faults(self) -> None:

@@ -108,8 +108,12 @@ class Refund:
     total_fee: int
     notify_url: str | None
     request: dict[str, str]
-    status: str = "PROCESSING"  # PROCESSING, SUCCESS
+    status: str = "PROCESSING"  # PROCESSING, then SUCCESS, REFUNDCLOSE or CHANGE
     success_time: str = ""
+    #: The status it settles with.
+    settle_as: str = "SUCCESS"
+    #: "API", or "VENDOR_PLATFORM" for a refund made in the merchant platform.
+    source: str = "API"
 
 
 class State:

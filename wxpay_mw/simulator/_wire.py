@@ -83,6 +83,9 @@ class Call:
     key: str
     sign_type: SignType
     sandbox: bool
+    #: How a refund accepted by this call settles: SUCCESS, or by a fault REFUNDCLOSE /
+    #: CHANGE.
+    settle_as: str = "SUCCESS"
 
 
 def protocol_fail(message: str) -> Answer:
