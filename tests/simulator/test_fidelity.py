@@ -5,6 +5,7 @@ Each test names the source of the fact it checks.
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import time
 
@@ -182,3 +183,75 @@ def test_an_order_can_be_closed_at_once(sim: Simulator) -> None:
     params, _ = place(sim)
     answer = call(sim, "/pay/closeorder", {"out_trade_no": params["out_trade_no"]})
     assert answer["result_code"] == "SUCCESS"
+
+
+# -- item 8: the bill -----------------------------------------------------------------
+
+
+def _bill(sim: Simulator, day: str, bill_type: str) -> bytes:
+    response = post(
+        sim, "/pay/downloadbill", signed(sim, {"bill_date": day, "bill_type": bill_type})
+    )
+    assert response.status_code == 200
+    return response.content
+
+
+def _cells(line: str) -> list[str]:
+    cells = line.split(",")
+    assert all(cell.startswith("`") for cell in cells), line
+    return [cell[1:] for cell in cells]
+
+
+def test_bill_is_shaped_like_wechats(sim: Simulator) -> None:
+    # Reference: a real ALL bill, wechatpay-apiv3/wechatpay-php tests/fixtures/bill.ALL.csv
+    # (27 columns; refund rows with 应结订单金额 and 订单金额 0.00; fees like 0.01000;
+    # summary "`45.0,`0.47,`0.14,`0.0,..."); column counts SUCCESS 20, REFUND 26 and the
+    # BOM from WxJava's WxPayBillResult and issue 13, item 8.
+    params, answer = place(sim, total_fee="1000")
+    paid = sim.pay(pay_params(sim, answer["prepay_id"]))
+    refund = {
+        "out_trade_no": params["out_trade_no"],
+        "out_refund_no": "R1",
+        "total_fee": "1000",
+        "refund_fee": "250",
+    }
+    assert call(sim, "/secapi/pay/refund", refund)["result_code"] == "SUCCESS"
+    day = sim.order(params["out_trade_no"])["time_end"][:8]  # type: ignore[index]
+    deadline = time.monotonic() + 10
+    while call(sim, "/pay/refundquery", {"out_refund_no": "R1"})["refund_status_0"] != "SUCCESS":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    # Not before 10:00 Beijing time the next day (wechatpay-v2.md section 8).
+    assert from_xml(_bill(sim, day, "ALL"))["return_msg"] == "invalid bill_date"
+    midnight = calendar.timegm(time.strptime(day, "%Y%m%d")) - 8 * 3600
+    sim.advance_clock(midnight + 33 * 3600 - time.time())  # 09:00 the next day
+    assert from_xml(_bill(sim, day, "ALL"))["return_msg"] == "Bill Creating"
+    sim.advance_clock(3600)  # 10:00
+
+    raw = _bill(sim, day, "ALL")
+    assert raw.startswith(b"\xef\xbb\xbf")  # a UTF-8 BOM
+    lines = raw.decode("utf-8-sig").splitlines()
+    header, *rows, summary_header, summary = lines
+    assert len(header.split(",")) == 27
+    assert summary_header.startswith("总交易单数,应结订单总金额,退款总金额")
+    by_state = {_cells(row)[9]: _cells(row) for row in rows}
+    payment, refunded = by_state["SUCCESS"], by_state["REFUND"]
+    assert all(len(row) == 27 for row in (payment, refunded))
+    assert payment[5] == paid["transaction_id"] and payment[12] == "10.00"
+    assert payment[22] == "0.06000"  # 手续费 with 5 decimals (0.6% of 10.00)
+    assert (refunded[12], refunded[24], refunded[25]) == ("0.00", "0.00", "2.50")
+    assert (refunded[15], refunded[16], refunded[19]) == ("R1", "2.50", "SUCCESS")
+    assert _cells(summary) == ["2.0", "10.0", "2.5", "0.0", "0.06", "10.0", "2.5"]
+
+    success = _bill(sim, day, "SUCCESS").decode("utf-8-sig").splitlines()
+    assert len(success[0].split(",")) == 20 and len(_cells(success[1])) == 20
+    refunds = _bill(sim, day, "REFUND").decode("utf-8-sig").splitlines()
+    assert len(refunds[0].split(",")) == 26 and len(_cells(refunds[1])) == 26
+    assert _cells(refunds[1])[17] == "R1"
+
+
+def test_a_day_without_payments_is_no_bill_exist_20002(sim: Simulator) -> None:
+    # "No Bill Exist" (not the doc's "NO Bill Exist", WxJava PR #1241), error_code 20002
+    # (issue 13, item 8).
+    answer = from_xml(_bill(sim, "20200101", "ALL"))
+    assert answer == {"return_code": "FAIL", "return_msg": "No Bill Exist", "error_code": "20002"}

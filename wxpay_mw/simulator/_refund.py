@@ -119,6 +119,7 @@ def refund(ctx: Context, call: Call) -> Answer:
 
 def _start(ctx: Context, order: Order, made: Refund, key: str) -> None:
     # Caller holds the state lock.
+    made.applied = beijing(ctx.state.now(), "%Y-%m-%d %H:%M:%S")
     ctx.state.refunds[(made.sandbox, made.out_refund_no)] = made
     order.refunded_fee += made.refund_fee
     order.refunds.append(made.out_refund_no)

@@ -110,6 +110,8 @@ class Refund:
     request: dict[str, str]
     status: str = "PROCESSING"  # PROCESSING, then SUCCESS, REFUNDCLOSE or CHANGE
     success_time: str = ""
+    #: When it was asked for, ``yyyy-MM-dd HH:mm:ss`` Beijing.
+    applied: str = ""
     #: The status it settles with.
     settle_as: str = "SUCCESS"
     #: "API", or "VENDOR_PLATFORM" for a refund made in the merchant platform.
