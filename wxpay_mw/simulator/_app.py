@@ -21,6 +21,7 @@ from ._faults import LOGIN_ERRORS, LOGIN_PATH, PAY_ERRORS, Fault
 from ._login import jscode2session, login_error
 from ._pay import closeorder, orderquery, unifiedorder
 from ._refund import refund, refundquery
+from ._tls import CLIENT_CERT_KEY, NO_CERT_PAGE, TLS_KEY
 from ._wire import Answer, Call, Request, biz_fail, parse_pay_request
 
 __all__ = ["RESET_KEY", "SimulatorApp"]
@@ -50,6 +51,9 @@ ROUTES: Final[dict[str, tuple[Handler, bool]]] = {
     "/sandboxnew/pay/refund": (refund, True),
     "/sandboxnew/secapi/pay/refund": (refund, True),
 }
+
+#: Paths that demand the merchant's client certificate when served over TLS.
+CERT_PATHS: Final = frozenset({"/secapi/pay/refund", "/sandboxnew/secapi/pay/refund"})
 
 # Fault kind -> the refund_status an accepted refund settles with.
 _SETTLE_AS: Final = {"refund_close": "REFUNDCLOSE", "refund_change": "CHANGE"}
@@ -92,6 +96,11 @@ class SimulatorApp:
             answer = Answer(413, b"request body too large", "text/plain")
         elif request.path.startswith("/simulator/"):
             answer = control(self.ctx, request)
+        elif (
+            environ.get(TLS_KEY) and request.path in CERT_PATHS and not environ.get(CLIENT_CERT_KEY)
+        ):
+            # WeChat's front end refuses before anything reaches the pay system.
+            answer = Answer(400, NO_CERT_PAGE, "text/html")
         else:
             fault = self.ctx.faults.take(request.path)
             if fault is not None and fault.kind == "reset":
