@@ -10,6 +10,7 @@ import hashlib
 import time
 
 import pytest
+import requests
 
 from wxpay_mw import signing
 from wxpay_mw.simulator import Simulator
@@ -255,3 +256,32 @@ def test_a_day_without_payments_is_no_bill_exist_20002(sim: Simulator) -> None:
     # (issue 13, item 8).
     answer = from_xml(_bill(sim, "20200101", "ALL"))
     assert answer == {"return_code": "FAIL", "return_msg": "No Bill Exist", "error_code": "20002"}
+
+
+def test_missing_appid_is_an_unsigned_return_code_fail(sim: Simulator) -> None:
+    # Missing parameters: return_code=FAIL "缺少参数<name>" (issue 13, item 12).
+    body = signed(sim, {"appid": None, "out_trade_no": "x"})  # type: ignore[dict-item]
+    assert from_xml(post(sim, "/pay/orderquery", body).content) == {
+        "return_code": "FAIL",
+        "return_msg": "缺少参数appid",
+    }
+
+
+def test_coupon_fee_must_be_an_integer(sim: Simulator) -> None:
+    _, answer = place(sim)
+    params = {**pay_params(sim, answer["prepay_id"]), "outcome": "coupon", "coupon_fee": "10"}
+    response = requests.post(sim.base_url + "/simulator/pay", json=params, timeout=10)
+    assert response.status_code == 400
+    assert "coupon_fee should be an integer" in response.json()["errMsg"]
+
+
+def test_tls_certificate_names_a_host_name() -> None:
+    pytest.importorskip("cryptography", reason="the simulator's TLS mode needs the crypto extra")
+    with Simulator(host="localhost", tls=True) as tls_sim:
+        assert tls_sim.tls_files is not None
+        response = requests.get(
+            tls_sim.base_url + "/simulator/notifications",
+            verify=tls_sim.tls_files.ca_cert,
+            timeout=10,
+        )
+        assert response.json() == {"notifications": []}

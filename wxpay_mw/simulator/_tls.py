@@ -105,10 +105,18 @@ def make_tls_files(mch_id: str, host: str) -> TLSFiles:
         ca_key,
         [(x509.BasicConstraints(ca=True, path_length=0), True)],
     )
+    # The names a client may use: the host asked for (base_url shows the address bound,
+    # e.g. 127.0.0.1 for "localhost"), and the loopback names.
+    names: list[Any] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
     try:
         alt: Any = x509.IPAddress(ipaddress.ip_address(host))
     except ValueError:
         alt = x509.DNSName(host)
+    if alt not in names:
+        names.append(alt)
     server_key = ec.generate_private_key(ec.SECP256R1())
     server = issue(
         host,
@@ -116,7 +124,7 @@ def make_tls_files(mch_id: str, host: str) -> TLSFiles:
         ca.subject,
         ca_key,
         [
-            (x509.SubjectAlternativeName([alt, x509.DNSName("localhost")]), False),
+            (x509.SubjectAlternativeName(names), False),
             (x509.ExtendedKeyUsage([eku.SERVER_AUTH]), False),
         ],
     )
