@@ -192,6 +192,26 @@ def test_a_failed_payment_is_acknowledged_not_paid(
     assert order is not None and order.status == "pending"
 
 
+def test_the_simulators_fail_notice_reaches_payment_failed_and_nothing_is_paid(
+    wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator
+) -> None:
+    # Mini-program payments that fail send no notification (outcome "fail"); the
+    # explicitly named "fail_notice" sends a verified result_code=FAIL one, which the
+    # flow must handle safely (issue 13, fidelity item 1).
+    data = answer(post_json(wxpay, {"code": wxpay_simulator.login(), "sku": "apple"}))
+    result = wxpay_simulator.pay(pay_params(data), outcome="fail", check=False)
+    assert result["errMsg"].startswith("requestPayment:fail")
+    assert wxpay_simulator.notifications() == []
+    wxpay_simulator.pay(pay_params(data), outcome="fail_notice", check=False)
+    (note,) = wxpay_simulator.wait_for_notifications(lambda log: len(log) == 1)
+    assert wxpay.notify(note["body"].encode()) == SUCCESS
+    (failed,) = store.called("wxpay_payment_failed")
+    assert failed["fields"]["err_code"] == "NOTENOUGH"
+    assert store.called("wxpay_order_paid") == []
+    order = store.get(data["out_trade_no"])
+    assert order is not None and order.status == "pending"
+
+
 def test_a_failing_paid_hook_answers_fail_so_wechat_retries(
     wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
