@@ -83,6 +83,14 @@ def bad_status(status: int, endpoint: str) -> WeChatUnavailableError:
         if refused
         else "WeChat may have acted: check the outcome before repeating the call"
     )
+    if status == 400 and endpoint.endswith("/pay/refund"):
+        # WeChat's front end answers 400 "No required SSL certificate was sent" (or "The
+        # SSL certificate error") to a refund without the merchant's client certificate.
+        then = (
+            "the refund was refused before WeChat acted, most likely for the client "
+            "certificate: set WXPAY_CERT_PATH and WXPAY_KEY_PATH to the merchant's "
+            "apiclient_cert.pem and apiclient_key.pem (from the merchant platform)"
+        )
     return WeChatUnavailableError(
         f"WeChat answered HTTP {status}; {then}", endpoint=endpoint, may_have_acted=not refused
     )

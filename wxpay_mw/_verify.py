@@ -138,6 +138,8 @@ def payment(order: Order, fields: Mapping[str, str], source: Any) -> Payment:
         attach=fields.get("attach") or None,
         source=source,
         fields=dict(fields),
+        coupon_fee=fen(fields, "coupon_fee"),
+        settlement_total_fee=fen(fields, "settlement_total_fee"),
     )
 
 

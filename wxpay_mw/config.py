@@ -66,6 +66,10 @@ class WxPayConfig:
     construction: a bad value raises :class:`~wxpay_mw.errors.ConfigError` naming the
     ``WXPAY_*`` setting. ``app_secret`` is only needed to turn wx.login codes into openids;
     ``cert_path`` / ``key_path`` only for refunds (mutual TLS).
+
+    ``sandbox`` (WXPAY_SANDBOX) is for the simulator only: it speaks WeChat's legacy
+    ``/sandboxnew`` protocol, which WeChat took offline in 2022 (its replacement covers
+    micropay cases only, not unifiedorder). Against the real WeChat, leave it off.
     """
 
     appid: str
@@ -157,7 +161,11 @@ def _parse_env(env_name: str, arg: str, raw: str) -> Any:
             return True
         if raw.lower() in _FALSE:
             return False
-        raise ConfigError(env_name, f"{raw!r} is not a yes/no value: use 1 or 0")
+        raise ConfigError(
+            env_name,
+            f"{raw!r} is not a yes/no value: use 1 or 0 (simulator only: WeChat's "
+            "/sandboxnew was taken offline in 2022)",
+        )
     if arg in ("connect_timeout", "read_timeout"):
         try:
             return float(raw)

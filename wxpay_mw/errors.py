@@ -51,7 +51,10 @@ _HINTS: dict[str, str] = {
     "PARAM_ERROR": "a parameter is invalid: see err_code_des for which one",
     "INVALID_REQUEST": "the request is malformed or repeats an order with other parameters",
     "NOAUTH": "the merchant lacks permission for this API: apply for it in the merchant platform",
-    "NOTENOUGH": "the balance is insufficient",
+    "NOTENOUGH": (
+        "the balance is insufficient (for a refund: the merchant's basic account; top it up "
+        "and retry with the same out_refund_no)"
+    ),
     "APPID_NOT_EXIST": "check WXPAY_APPID",
     "MCHID_NOT_EXIST": "check WXPAY_MCH_ID",
     "APPID_MCHID_NOT_MATCH": "WXPAY_APPID is not bound to WXPAY_MCH_ID in the merchant platform",

@@ -97,6 +97,10 @@ class Payment:
     #: "notify" when it came from WeChat's notification, "query" from orderquery.
     source: Literal["notify", "query"] = "notify"
     fields: dict[str, str] = field(default_factory=dict)
+    #: Paid by coupons (cash_fee is what the user paid); None without a coupon.
+    coupon_fee: int | None = None
+    #: total_fee less non-recharge coupons: what is settled to the merchant, if sent.
+    settlement_total_fee: int | None = None
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,7 @@ def test_download_bill(sim: Simulator, shop: FakeWeChat) -> None:
         prepay = client.unified_order(**_order(openid, "E2EBILL"))["prepay_id"]
         _pay(sim, client, prepay)
         day = sim.order("E2EBILL")["time_end"][:8]  # type: ignore[index]
+        sim.advance_clock(34 * 3600)  # bills are ready at 10:00 the next day
         bill = client.download_bill(day)
         assert "E2EBILL" in bill
         with pytest.raises(WeChatError) as info:

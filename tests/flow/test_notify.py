@@ -38,6 +38,23 @@ def test_a_genuine_notification_marks_the_order_paid(
     assert answer(status(wxpay, out_trade_no))["status"] == "paid"
 
 
+def test_a_coupon_payment_is_paid_in_full_by_total_fee(
+    wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator
+) -> None:
+    # A coupon-discounted payment: cash_fee < total_fee; the amount check compares
+    # total_fee with the order (wechatpay-v2.md section 9; issue 13, fidelity item 7).
+    response = post_json(wxpay, {"code": wxpay_simulator.login(), "sku": "apple"})
+    data = answer(response)
+    wxpay_simulator.pay(pay_params(data), outcome="coupon", coupon_fee=30)
+    (note,) = wxpay_simulator.wait_for_notifications(lambda log: len(log) == 1)
+    assert wxpay.notify(note["body"].encode()) == SUCCESS
+    (paid,) = store.called("wxpay_order_paid")
+    payment = paid["payment"]
+    assert (payment.total_fee, payment.cash_fee, payment.coupon_fee) == (100, 70, 30)
+    assert payment.settlement_total_fee == 70
+    assert store.paid_reactions == [data["out_trade_no"]]
+
+
 def test_repeated_notifications_are_acknowledged_and_react_once(
     wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator
 ) -> None:
@@ -172,6 +189,26 @@ def test_a_failed_payment_is_acknowledged_not_paid(
     assert failed["order"].out_trade_no == "F1" and failed["fields"]["err_code"] == "NOTENOUGH"
     assert store.called("wxpay_order_paid") == [] and store.rejections == []
     order = store.get("F1")
+    assert order is not None and order.status == "pending"
+
+
+def test_the_simulators_fail_notice_reaches_payment_failed_and_nothing_is_paid(
+    wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator
+) -> None:
+    # Mini-program payments that fail send no notification (outcome "fail"); the
+    # explicitly named "fail_notice" sends a verified result_code=FAIL one, which the
+    # flow must handle safely (issue 13, fidelity item 1).
+    data = answer(post_json(wxpay, {"code": wxpay_simulator.login(), "sku": "apple"}))
+    result = wxpay_simulator.pay(pay_params(data), outcome="fail", check=False)
+    assert result["errMsg"].startswith("requestPayment:fail")
+    assert wxpay_simulator.notifications() == []
+    wxpay_simulator.pay(pay_params(data), outcome="fail_notice", check=False)
+    (note,) = wxpay_simulator.wait_for_notifications(lambda log: len(log) == 1)
+    assert wxpay.notify(note["body"].encode()) == SUCCESS
+    (failed,) = store.called("wxpay_payment_failed")
+    assert failed["fields"]["err_code"] == "NOTENOUGH"
+    assert store.called("wxpay_order_paid") == []
+    order = store.get(data["out_trade_no"])
     assert order is not None and order.status == "pending"
 
 

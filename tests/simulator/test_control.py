@@ -103,9 +103,31 @@ def test_cancel_leaves_order_unpaid(sim: Simulator) -> None:
     assert sim.notifications() == []
 
 
-def test_failed_payment_sends_a_fail_notification(sim: Simulator, receiver: Receiver) -> None:
+def test_failed_payment_fails_in_the_client_and_sends_no_notification(
+    sim: Simulator, receiver: Receiver
+) -> None:
+    # WeChat notifies successful mini-program payments only; a failing payment is handled
+    # in the payment sheet and reaches the mini program as requestPayment:fail
+    # (wechatpay-v2.md section 9 and [RP-off]; issue 13, fidelity item 1).
     params, answer = place(sim, receiver.url)
-    result = sim.pay(pay_params(sim, answer["prepay_id"]), outcome="fail", check=False)
+    with pytest.raises(PaymentRefused, match=r"^requestPayment:fail "):
+        sim.pay(pay_params(sim, answer["prepay_id"]), outcome="fail")
+    assert (
+        call(sim, "/pay/orderquery", {"out_trade_no": params["out_trade_no"]})["trade_state"]
+        == "NOTPAY"
+    )
+    # The order can still be paid afterwards, and only that payment is notified.
+    sim.pay(pay_params(sim, answer["prepay_id"]))
+    (note,) = sim.wait_for_notifications(1)
+    assert from_xml(note["body"].encode())["result_code"] == "SUCCESS"
+    assert len(receiver.received) == 1
+
+
+def test_fail_notice_outcome_sends_a_signed_fail_notification(
+    sim: Simulator, receiver: Receiver
+) -> None:
+    params, answer = place(sim, receiver.url)
+    result = sim.pay(pay_params(sim, answer["prepay_id"]), outcome="fail_notice", check=False)
     assert result["errMsg"].startswith("requestPayment:fail")
     sim.wait_for_notifications(1)
     fields = from_xml(receiver.received[0].body)
@@ -116,6 +138,12 @@ def test_failed_payment_sends_a_fail_notification(sim: Simulator, receiver: Rece
         call(sim, "/pay/orderquery", {"out_trade_no": params["out_trade_no"]})["trade_state"]
         == "NOTPAY"
     )
+
+
+def test_unknown_outcome_is_refused(sim: Simulator) -> None:
+    _, answer = place(sim)
+    with pytest.raises(PaymentRefused, match="outcome should be one of ok, coupon"):
+        sim.pay(pay_params(sim, answer["prepay_id"]), outcome="declined")
 
 
 def test_reset_forgets_orders_and_notifications(sim: Simulator) -> None:

@@ -36,8 +36,12 @@ def test_orderquery_unknown_is_ordernotexist(sim: Simulator) -> None:
     assert answer["err_code"] == "ORDERNOTEXIST"
 
 
-def test_orderquery_without_ids_is_lack_params(sim: Simulator) -> None:
-    assert call(sim, "/pay/orderquery", {})["err_code"] == "LACK_PARAMS"
+def test_orderquery_without_ids_is_return_code_fail(sim: Simulator) -> None:
+    # Missing parameters: unsigned return_code=FAIL "缺少参数..." (issue 13, item 12).
+    assert call(sim, "/pay/orderquery", {}) == {
+        "return_code": "FAIL",
+        "return_msg": "缺少参数out_trade_no或transaction_id",
+    }
 
 
 def test_closeorder_states(sim: Simulator) -> None:
@@ -100,11 +104,11 @@ def test_refund_with_wrong_total_is_param_error(sim: Simulator) -> None:
     assert _refund(sim, params["out_trade_no"], "R1", 1, total=100)["err_code"] == "PARAM_ERROR"
 
 
-def test_refund_missing_params_is_lack_params(sim: Simulator) -> None:
+def test_refund_missing_params_is_return_code_fail(sim: Simulator) -> None:
     answer = call(
         sim, "/secapi/pay/refund", {"out_trade_no": "x", "total_fee": "1", "refund_fee": "1"}
     )
-    assert answer["err_code"] == "LACK_PARAMS"
+    assert answer == {"return_code": "FAIL", "return_msg": "缺少参数out_refund_no"}
 
 
 def test_refundquery_processing_then_success(sim: Simulator) -> None:
@@ -132,12 +136,13 @@ def test_refundquery_processing_then_success(sim: Simulator) -> None:
 def test_downloadbill_lists_the_days_payments(sim: Simulator) -> None:
     params, paid = place_and_pay(sim, "http://127.0.0.1:9/n")
     day = sim.order(params["out_trade_no"])["time_end"][:8]  # type: ignore[index]
+    sim.advance_clock(34 * 3600)  # bills are ready at 10:00 the next day
     response = post(sim, "/pay/downloadbill", signed(sim, {"bill_date": day, "bill_type": "ALL"}))
-    lines = response.content.decode().splitlines()
+    lines = response.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("交易时间,公众账号ID,商户号")
     assert f"`{paid['transaction_id']}" in lines[1]
     assert "`1.01" in lines[1]  # amounts in yuan
-    assert lines[-1].startswith("`1,`1.01")
+    assert lines[-1].startswith("`1.0,`1.01")
     zipped = post(sim, "/pay/downloadbill", signed(sim, {"bill_date": day, "tar_type": "GZIP"}))
     assert gzip.decompress(zipped.content).decode().splitlines()[1] == lines[1]
 
@@ -146,10 +151,11 @@ def test_downloadbill_lists_the_days_payments(sim: Simulator) -> None:
     ("params", "return_msg"),
     [
         ({"bill_date": "20000101"}, "No Bill Exist"),
+        ({"bill_date": "20000132"}, "invalid bill_date"),
         ({"bill_date": "20000101", "bill_type": "SOME"}, "invalid bill_type"),
         ({}, "missing parameter"),
     ],
-    ids=["no-bill", "bill-type", "missing"],
+    ids=["no-bill", "bad-date", "bill-type", "missing"],
 )
 def test_downloadbill_failures(sim: Simulator, params: dict[str, str], return_msg: str) -> None:
     answer = from_xml(post(sim, "/pay/downloadbill", signed(sim, params)).content)

@@ -23,8 +23,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._control import OUTCOMES
     from ._delivery import RETRY_SCHEDULE
-    from ._faults import FAULT_KINDS
+    from ._faults import FAULT_KINDS, LOGIN_ERRORS, PAY_ERRORS
     from ._merchant import DEFAULT_APPID, DEFAULT_MCH_ID, Merchant
     from ._server import PaymentRefused, Simulator, run_simulator
     from ._state import stable_openid
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 _WHERE = {
     "RETRY_SCHEDULE": "._delivery",
     "FAULT_KINDS": "._faults",
+    "LOGIN_ERRORS": "._faults",
+    "OUTCOMES": "._control",
+    "PAY_ERRORS": "._faults",
     "DEFAULT_APPID": "._merchant",
     "DEFAULT_MCH_ID": "._merchant",
     "Merchant": "._merchant",
@@ -56,6 +60,9 @@ __all__ = [
     "DEFAULT_APPID",
     "DEFAULT_MCH_ID",
     "FAULT_KINDS",
+    "LOGIN_ERRORS",
+    "OUTCOMES",
+    "PAY_ERRORS",
     "PROTOCOL_MSGS",
     "RETRY_SCHEDULE",
     "Merchant",

@@ -17,10 +17,11 @@ from ..xmlmsg import from_xml, to_xml
 from ._bill import downloadbill, getsignkey
 from ._context import Context
 from ._control import control
-from ._faults import Fault
-from ._login import jscode2session
+from ._faults import LOGIN_ERRORS, LOGIN_PATH, PAY_ERRORS, Fault
+from ._login import jscode2session, login_error
 from ._pay import closeorder, orderquery, unifiedorder
 from ._refund import refund, refundquery
+from ._tls import CLIENT_CERT_KEY, NO_CERT_PAGE, TLS_KEY
 from ._wire import Answer, Call, Request, biz_fail, parse_pay_request
 
 __all__ = ["RESET_KEY", "SimulatorApp"]
@@ -40,14 +41,22 @@ _PAY: Final[dict[str, Handler]] = {
     "refundquery": refundquery,
     "downloadbill": downloadbill,
 }
-# path -> (handler, sandbox): production paths and the /sandboxnew copies (whose refund
-# path drops "secapi", as WeChat's does).
+# path -> (handler, sandbox): production paths and the /sandboxnew copies. The retired
+# sandbox documented its refund without "secapi" (wechatpay-v2.md section 11), while the
+# official SDKs post to /sandboxnew/secapi/pay/refund (issue 13, item 3): both answer.
 ROUTES: Final[dict[str, tuple[Handler, bool]]] = {
     **{f"/pay/{name}": (handler, False) for name, handler in _PAY.items()},
     **{f"/sandboxnew/pay/{name}": (handler, True) for name, handler in _PAY.items()},
     "/secapi/pay/refund": (refund, False),
     "/sandboxnew/pay/refund": (refund, True),
+    "/sandboxnew/secapi/pay/refund": (refund, True),
 }
+
+#: Paths that demand the merchant's client certificate when served over TLS.
+CERT_PATHS: Final = frozenset({"/secapi/pay/refund", "/sandboxnew/secapi/pay/refund"})
+
+# Fault kind -> the refund_status an accepted refund settles with.
+_SETTLE_AS: Final = {"refund_close": "REFUNDCLOSE", "refund_change": "CHANGE"}
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -87,6 +96,11 @@ class SimulatorApp:
             answer = Answer(413, b"request body too large", "text/plain")
         elif request.path.startswith("/simulator/"):
             answer = control(self.ctx, request)
+        elif (
+            environ.get(TLS_KEY) and request.path in CERT_PATHS and not environ.get(CLIENT_CERT_KEY)
+        ):
+            # WeChat's front end refuses before anything reaches the pay system.
+            answer = Answer(400, NO_CERT_PAGE, "text/html")
         else:
             fault = self.ctx.faults.take(request.path)
             if fault is not None and fault.kind == "reset":
@@ -110,7 +124,7 @@ class SimulatorApp:
                 )
             if fault.kind == "latency":
                 self.ctx.stopping.wait(fault.seconds)
-        answer = self._dispatch(request)
+        answer = self._dispatch(request, fault)
         if fault is None:
             return answer
         if fault.kind == "timeout":
@@ -124,8 +138,11 @@ class SimulatorApp:
             answer = _tamper(answer)
         return answer
 
-    def _dispatch(self, request: Request) -> Answer:
-        if request.path == "/sns/jscode2session":
+    def _dispatch(self, request: Request, fault: Fault | None = None) -> Answer:
+        error = fault.code if fault is not None and fault.kind == "wechat_error" else None
+        if request.path == LOGIN_PATH:
+            if error is not None:
+                return login_error(int(error), LOGIN_ERRORS[error])
             return jscode2session(self.ctx, request)
         if request.path == "/sandboxnew/pay/getsignkey":
             parsed = parse_pay_request(request, self.ctx.merchant, False, need_appid=False)
@@ -137,6 +154,11 @@ class SimulatorApp:
         parsed = parse_pay_request(request, self.ctx.merchant, sandbox)
         if isinstance(parsed, Answer):
             return parsed
+        if error is not None:
+            # WeChat's business error, signed, for a request it authenticated; nothing done.
+            return biz_fail(parsed, error, PAY_ERRORS[error])
+        if fault is not None and fault.kind in _SETTLE_AS:
+            parsed.settle_as = _SETTLE_AS[fault.kind]
         try:
             return handler(self.ctx, parsed)
         except Exception:

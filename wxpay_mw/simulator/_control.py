@@ -4,6 +4,8 @@
 * ``POST /simulator/pay``: ``{timeStamp, nonceStr, package, signType, paySign, "outcome"?}``
   -> 200 ``{"errMsg": "requestPayment:ok", "out_trade_no", "transaction_id"}``, or 400 / 409
   ``{"errMsg": "requestPayment:fail <reason>"}``
+* ``POST /simulator/platform-refund``: ``{"out_trade_no", "refund_fee"?}`` -> ``{"out_refund_no",
+  "refund_id"}``: a refund made in the merchant platform (see ``Simulator.platform_refund``)
 * ``GET /simulator/notifications`` -> ``{"notifications": [...]}`` (see ``Notification``)
 * ``GET | POST | DELETE /simulator/faults``: POST ``{endpoint, kind, seconds?, count?}``
   -> ``{"faults": [...]}``; DELETE clears them
@@ -12,10 +14,21 @@
 
 Bad JSON answers 400 ``{"error": text}``.
 
-``outcome`` (not a wx.requestPayment parameter) picks what the user does: ``"ok"``
-(pays, the default), ``"cancel"`` (closes the payment sheet: nothing happens) or
-``"fail"`` (the payment fails: the order stays unpaid and a ``result_code=FAIL``
-notification is delivered).
+``outcome`` (not a wx.requestPayment parameter) picks what the user does:
+
+* ``"ok"`` (the default): pays; a SUCCESS notification follows.
+* ``"coupon"``: pays part with a coupon (``coupon_fee`` fen, default a tenth): the
+  notification has cash_fee < total_fee, coupon_fee, coupon_count, coupon_fee_0,
+  coupon_id_0 and settlement_total_fee.
+* ``"cancel"``: closes the payment sheet; nothing happens.
+* ``"fail"``: the payment fails inside WeChat's payment sheet: the mini program gets
+  ``requestPayment:fail ...``, the order stays unpaid and **no notification** is sent.
+  That is what WeChat does for mini-program (JSAPI) payments: it notifies successful
+  payments only (wechatpay-v2.md section 9; issue 13, item 1).
+* ``"fail_notice"``: as ``"fail"``, but a signed ``result_code=FAIL`` (NOTENOUGH)
+  notification is delivered too. Real mini-program payments do not do this; it tests that
+  the host handles such a verified failure notice safely (it can exist for other trade
+  types).
 """
 
 from __future__ import annotations
@@ -30,12 +43,14 @@ from ._context import Context
 from ._faults import Fault
 from ._login import issue_code
 from ._pay import mark_paid, order_fields
+from ._refund import platform_refund
 from ._state import Order, new_transaction_id, parse_beijing
 from ._wire import Answer, Request, json_answer
 
-__all__ = ["control", "request_payment"]
+__all__ = ["OUTCOMES", "control", "request_payment"]
 
 _PAY_PARAMS = ("timeStamp", "nonceStr", "package", "signType", "paySign")
+OUTCOMES = ("ok", "coupon", "cancel", "fail", "fail_notice")
 
 
 def _fail(status: int, reason: str) -> tuple[int, dict[str, str]]:
@@ -48,8 +63,11 @@ def request_payment(ctx: Context, params: Mapping[str, Any]) -> tuple[int, dict[
         if not isinstance(params.get(name), str) or not params[name]:
             return _fail(400, f"parameter error: parameter.{name} should be a non-empty String")
     outcome = params.get("outcome", "ok")
-    if outcome not in ("ok", "cancel", "fail"):
-        return _fail(400, "parameter error: outcome should be 'ok', 'cancel' or 'fail'")
+    if outcome not in OUTCOMES:
+        return _fail(400, f"parameter error: outcome should be one of {', '.join(OUTCOMES)}")
+    coupon_fee = params.get("coupon_fee")
+    if coupon_fee is not None and (isinstance(coupon_fee, bool) or not isinstance(coupon_fee, int)):
+        return _fail(400, "parameter error: coupon_fee should be an integer number of fen")
     if params["signType"] not in signing.SIGN_TYPES:
         return _fail(400, "parameter error: signType should be MD5 or HMAC-SHA256")
     if not params["timeStamp"].isdigit():
@@ -82,9 +100,16 @@ def request_payment(ctx: Context, params: Mapping[str, Any]) -> tuple[int, dict[
         if outcome == "cancel":
             return _fail(400, "cancel")
         if outcome == "fail":
+            return _fail(400, "余额不足")
+        if outcome == "fail_notice":
             body = _notification(ctx, order, key, failed=True)
         else:
-            mark_paid(order, new_transaction_id(now), now)
+            coupon = 0
+            if outcome == "coupon":
+                coupon = order.total_fee // 10 if coupon_fee is None else coupon_fee
+                if not 0 < coupon < order.total_fee:
+                    return _fail(400, "parameter error: coupon_fee must be 1 to total_fee - 1")
+            mark_paid(order, new_transaction_id(now), now, coupon)
             body = _notification(ctx, order, key, failed=False)
         url, number, transaction_id = (
             order.request["notify_url"],
@@ -92,7 +117,7 @@ def request_payment(ctx: Context, params: Mapping[str, Any]) -> tuple[int, dict[
             order.transaction_id,
         )
     ctx.deliveries.send("payment", url, body, number)
-    if outcome == "fail":
+    if outcome == "fail_notice":
         return _fail(400, "余额不足")
     return 200, {
         "errMsg": "requestPayment:ok",
@@ -154,6 +179,14 @@ def control(ctx: Context, request: Request) -> Answer:
         if route == ("POST", "/simulator/pay"):
             status, answer = request_payment(ctx, data)
             return json_answer(status, answer)
+        if route == ("POST", "/simulator/platform-refund"):
+            number, fee = data.get("out_trade_no"), data.get("refund_fee")
+            if not isinstance(number, str):
+                raise ValueError("out_trade_no: expected a string")
+            made = platform_refund(ctx, number, fee)
+            return json_answer(
+                200, {"out_refund_no": made.out_refund_no, "refund_id": made.refund_id}
+            )
         if route == ("GET", "/simulator/notifications"):
             return json_answer(200, {"notifications": ctx.deliveries.log()})
         if request.path == "/simulator/faults":

@@ -8,9 +8,18 @@
 | ``http_500`` | HTTP 500 with an HTML body | no |
 | ``malformed_xml`` | HTTP 200 with a truncated XML body | yes |
 | ``bad_sign`` | the normal answer with a wrong ``sign`` (unsigned answers unchanged) | yes |
+| ``wechat_error`` | WeChat's own business error ``code``, signed (see below) | no |
+| ``refund_close`` | the refund is accepted, then closes (REFUNDCLOSE, notified) | yes |
+| ``refund_change`` | the refund is accepted, then goes abnormal (CHANGE, notified) | yes |
 
 "Did WeChat act" is the trap each fault sets: after a timeout or a malformed answer the
 order (or refund) may well exist, so the client must query, not assume.
+
+``wechat_error`` answers a correctly signed request with ``code`` instead of doing the
+work, exactly as WeChat words it (:data:`PAY_ERRORS`, :data:`LOGIN_ERRORS`): a pay path
+gets ``result_code=FAIL`` with err_code and err_code_des, signed; /sns/jscode2session
+gets ``{"errcode", "errmsg"}``. It needs a single endpoint, not ``*``.
+``refund_close`` and ``refund_change`` apply to a refund path only.
 
 A fault applies to one path (``/pay/unifiedorder``) or every WeChat path (``*``), never
 to ``/simulator/*``; with ``count`` it affects that many requests and then disappears.
@@ -23,10 +32,43 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Final
 
-__all__ = ["FAULT_KINDS", "Fault", "Faults"]
+__all__ = ["FAULT_KINDS", "LOGIN_ERRORS", "PAY_ERRORS", "Fault", "Faults"]
 
-FAULT_KINDS: Final = ("latency", "timeout", "reset", "http_500", "malformed_xml", "bad_sign")
+FAULT_KINDS: Final = (
+    "latency",
+    "timeout",
+    "reset",
+    "http_500",
+    "malformed_xml",
+    "bad_sign",
+    "wechat_error",
+    "refund_close",
+    "refund_change",
+)
 _DEFAULT_SECONDS: Final = {"latency": 1.0, "timeout": 30.0}
+
+#: err_code -> err_code_des of the business errors a pay path can be made to answer.
+#: Sources: wechatpay-v2.md sections 2, 4, 6 (WeChat's err_code tables); the refund
+#: NOTENOUGH wording is WeChat's "基本账户余额不足，请充值后重新发起" (issue 13, item 5).
+PAY_ERRORS: Final[dict[str, str]] = {
+    "SYSTEMERROR": "系统超时",
+    "ORDERPAID": "该订单已支付",
+    "ORDERCLOSED": "该订单已关闭",
+    "NOTENOUGH": "基本账户余额不足，请充值后重新发起",
+    "BIZERR_NEED_RETRY": "退款业务流程错误，需要商户触发重试来解决",
+    "FREQUENCY_LIMITED": "2个月之前的订单申请退款有频率限制",
+    "INVALID_REQ_TOO_MUCH": "无效请求过多",
+    "TRADE_OVERDUE": "订单已经超过退款期限",
+    "USER_ACCOUNT_ABNORMAL": "退款请求失败，用户帐号注销",
+}
+#: errcode -> errmsg of the jscode2session errors that can be injected (code2Session
+#: doc, wechatpay-v2.md section 12); a ", rid: ..." is appended as WeChat does.
+LOGIN_ERRORS: Final[dict[str, str]] = {
+    "-1": "system error",
+    "45011": "api minute-quota reach limit  mustslower  retry next minute",
+    "40226": "code blocked",
+}
+LOGIN_PATH: Final = "/sns/jscode2session"
 
 
 @dataclass
@@ -38,15 +80,20 @@ class Fault:
     seconds: float = 0.0
     #: Requests still to affect; None: until cleared.
     count: int | None = None
+    #: For ``wechat_error``: the err_code (pay) or errcode (login) to answer.
+    code: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape used by ``/simulator/faults``."""
-        return {
+        data: dict[str, Any] = {
             "endpoint": self.endpoint,
             "kind": self.kind,
             "seconds": self.seconds,
             "count": self.count,
         }
+        if self.code is not None:
+            data["code"] = self.code
+        return data
 
     @classmethod
     def from_dict(cls, data: object) -> Fault:
@@ -73,7 +120,24 @@ class Fault:
             raise ValueError("count: expected a positive integer, or null for no limit")
         if count is not None and count < 1:
             raise ValueError("count: expected a positive integer, or null for no limit")
-        return cls(endpoint, kind, float(seconds), count)
+        code = _check_code(endpoint, kind, data.get("code"))
+        if kind in ("refund_close", "refund_change") and not endpoint.endswith("/pay/refund"):
+            raise ValueError(f"endpoint: {kind} applies to a refund path, '/secapi/pay/refund'")
+        return cls(endpoint, kind, float(seconds), count, code)
+
+
+def _check_code(endpoint: str, kind: object, code: object) -> str | None:
+    if kind != "wechat_error":
+        if code is not None:
+            raise ValueError("code: only a wechat_error fault takes a code")
+        return None
+    if endpoint == "*":
+        raise ValueError("endpoint: a wechat_error fault needs one path, not '*'")
+    code = str(code) if isinstance(code, int) and not isinstance(code, bool) else code
+    known = LOGIN_ERRORS if endpoint == LOGIN_PATH else PAY_ERRORS
+    if not isinstance(code, str) or code not in known:
+        raise ValueError(f"code: expected one of {', '.join(known)} for {endpoint}")
+    return code
 
 
 class Faults:

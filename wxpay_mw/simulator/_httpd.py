@@ -6,11 +6,13 @@ import logging
 import re
 import socket
 import socketserver
+import ssl
 import struct
 from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from ._app import RESET_KEY
+from ._tls import CLIENT_CERT_KEY, TLS_KEY
 
 __all__ = ["ThreadingWSGIServer", "make_server"]
 
@@ -56,11 +58,18 @@ class _RequestHandler(WSGIRequestHandler):
             return
         if not self.parse_request():
             return
+        environ = self.get_environ()
+        if isinstance(self.connection, ssl.SSLSocket):
+            # The handshake is done (the request line was read through it): say whether
+            # the client presented a certificate the test CA signed.
+            environ["wsgi.url_scheme"] = "https"
+            environ[TLS_KEY] = True
+            environ[CLIENT_CERT_KEY] = bool(self.connection.getpeercert())
         handler = _Handler(
             self.rfile,
             cast(IO[bytes], self.wfile),
             self.get_stderr(),
-            self.get_environ(),
+            environ,
             multithread=True,
         )
         handler.request_handler = self  # type: ignore[attr-defined]
@@ -77,6 +86,17 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     # socketserver's default backlog of 5 resets connections when a test (or a load
     # test of the host app) opens a few dozen at once.
     request_queue_size = 128
+    #: Set for TLS: each accepted connection is wrapped; the handshake happens in the
+    #: request's own thread, so a slow or failing client never holds up accepting.
+    ssl_context: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = self.socket.accept()
+        if self.ssl_context is None:
+            return sock, address
+        return self.ssl_context.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False
+        ), address
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can hang for seconds on
@@ -92,8 +112,14 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
         logger.debug("connection from %s failed", client_address, exc_info=True)
 
 
-def make_server(host: str, port: int, app: Any) -> ThreadingWSGIServer:
-    """Bind (port 0: a free port) and return the server; serve_forever() starts it."""
+def make_server(
+    host: str, port: int, app: Any, ssl_context: ssl.SSLContext | None = None
+) -> ThreadingWSGIServer:
+    """Bind (port 0: a free port) and return the server; serve_forever() starts it.
+
+    With ``ssl_context`` it serves HTTPS.
+    """
     server = ThreadingWSGIServer((host, port), _RequestHandler)
+    server.ssl_context = ssl_context
     server.set_app(app)
     return server

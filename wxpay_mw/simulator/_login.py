@@ -10,21 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from typing import Final
 
 from ._context import Context
 from ._state import CODE_TTL, LoginCode, new_code, new_session_key, stable_openid
 from ._wire import Answer, Request, json_answer
 
-__all__ = ["DEFAULT_USER", "issue_code", "jscode2session"]
+__all__ = ["DEFAULT_USER", "issue_code", "jscode2session", "login_error"]
 
 #: The test user logged in when no openid or user is named.
 DEFAULT_USER: Final = "default"
 
 
-def _error(errcode: int, errmsg: str) -> Answer:
-    # WeChat answers login errors with HTTP 200 too; only errcode tells.
-    return json_answer(200, {"errcode": errcode, "errmsg": errmsg}, "text/plain")
+def login_error(errcode: int, errmsg: str) -> Answer:
+    """A jscode2session error as WeChat sends it: HTTP 200, errcode, and an errmsg that
+    ends with a request id (``"invalid code, rid: 6571a3c2-1f0e4b2a-3d9c8e7f"``, issue 13,
+    item 12; older answers said ``hints: [ req_id: ... ]``, WxJava #458)."""
+    rid = "-".join(secrets.token_hex(4) for _ in range(3))
+    return json_answer(200, {"errcode": errcode, "errmsg": f"{errmsg}, rid: {rid}"}, "text/plain")
+
+
+_error = login_error
 
 
 def issue_code(ctx: Context, *, openid: str | None = None, user: str | None = None) -> str:

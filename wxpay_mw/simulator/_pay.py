@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 from typing import Final
 
 from ._context import Context
@@ -19,13 +20,16 @@ from ._wire import (
     signed_answer,
 )
 
-__all__ = ["closeorder", "orderquery", "unifiedorder"]
+__all__ = ["MIN_EXPIRE", "closeorder", "orderquery", "unifiedorder"]
 
 _OUT_TRADE_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]+$")
 _TRADE_TYPES: Final = ("JSAPI", "NATIVE", "APP", "MWEB")
 # Fields that do not make two unifiedorder calls different: WeChat compares the order,
 # not the envelope.
 _ENVELOPE: Final = frozenset({"nonce_str", "sign"})
+
+#: The shortest time_expire WeChat accepts, in seconds from now (non-micropay orders).
+MIN_EXPIRE: Final = 5 * 60.0
 
 _STATE_DESC: Final = {
     "NOTPAY": "订单未支付",
@@ -39,10 +43,11 @@ def _check_order_params(ctx: Context, call: Call) -> Answer | None:
     fields = call.fields
     trade_type = fields.get("trade_type", "")
     names = ["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"]
-    if trade_type == "JSAPI":
-        names.append("openid")
     if (missing := require(call, *names)) is not None:
         return missing
+    if trade_type == "JSAPI" and not fields.get("openid"):
+        # WeChat's own wording for this one (issue 13, item 12).
+        return protocol_fail("JSAPI支付必须传openid")
     if len(fields["out_trade_no"]) > 32:
         return protocol_fail("out_trade_no参数长度有误")
     if not _OUT_TRADE_NO.match(fields["out_trade_no"]):
@@ -69,6 +74,8 @@ def _check_order_params(ctx: Context, call: Call) -> Answer | None:
                 parse_beijing(fields[name])
             except ValueError:
                 return protocol_fail(f"{name}参数格式错误")
+    if fields.get("time_expire") and (bad := _check_expire(ctx, call)) is not None:
+        return bad
     if trade_type == "JSAPI":
         openid = fields["openid"]
         with ctx.state.lock:
@@ -76,6 +83,16 @@ def _check_order_params(ctx: Context, call: Call) -> Answer | None:
         # WeChat checks the openid belongs to this appid; here: was it issued by a login.
         if not known:
             return protocol_fail("appid和openid不匹配")
+    return None
+
+
+def _check_expire(ctx: Context, call: Call) -> Answer | None:
+    # WeChat refuses a time_expire less than 5 minutes ahead (1 minute for micropay), and
+    # so one in the past: the classic bug of writing it in UTC, 8 hours behind Beijing
+    # (wechatpay-v2.md section 2, "old doc: min interval must be >5 min"; issue 13,
+    # item 2, with WeChat's err_code_des).
+    if parse_beijing(call.fields["time_expire"]) - ctx.state.now() < MIN_EXPIRE:
+        return biz_fail(call, "PARAM_ERROR", "time_expire时间过短，刷卡至少1分钟，其他5分钟")
     return None
 
 
@@ -116,7 +133,7 @@ def unifiedorder(ctx: Context, call: Call) -> Answer:
         "result_code": "SUCCESS",
         "trade_type": fields["trade_type"],
         "prepay_id": prepay_id,
-        "device_info": fields.get("device_info"),
+        "device_info": fields.get("device_info", ""),
     }
     if fields["trade_type"] == "NATIVE":
         answer["code_url"] = f"weixin://wxpay/bizpayurl?pr={prepay_id[-10:]}"
@@ -129,12 +146,15 @@ def unifiedorder(ctx: Context, call: Call) -> Answer:
 
 def order_fields(order: Order) -> dict[str, str | int | None]:
     """What orderquery (and the payment notification) says about an order."""
+    # Empty attach and device_info are sent as empty elements, and an unpaid order's
+    # answer carries its total_fee (issue 13, item 10, from captured answers).
     fields: dict[str, str | int | None] = {
         "out_trade_no": order.out_trade_no,
         "trade_state": order.state,
         "trade_state_desc": _STATE_DESC[order.state],
-        "attach": order.request.get("attach"),
-        "device_info": order.request.get("device_info"),
+        "attach": order.request.get("attach", ""),
+        "device_info": order.request.get("device_info", ""),
+        "total_fee": order.total_fee,
     }
     if order.paid:
         fields.update(
@@ -143,21 +163,40 @@ def order_fields(order: Order) -> dict[str, str | int | None]:
                 "is_subscribe": "N",
                 "trade_type": order.request["trade_type"],
                 "bank_type": "OTHERS",
-                "total_fee": order.total_fee,
                 "fee_type": "CNY",
-                "cash_fee": order.total_fee,
+                "cash_fee": order.total_fee - order.coupon_fee,
                 "cash_fee_type": "CNY",
                 "transaction_id": order.transaction_id,
                 "time_end": order.time_end,
             }
         )
+        if order.coupon_fee:
+            fields.update(coupon_fields(order))
     return fields
+
+
+def coupon_fields(order: Order) -> dict[str, str | int | None]:
+    """The fields of a payment part paid with one coupon (a NO_CASH, non-recharge one).
+
+    The user pays ``cash_fee`` = total_fee - coupon_fee; total_fee stays the order's
+    amount. A non-recharge coupon is not settled to the merchant, so
+    settlement_total_fee = total_fee - coupon_fee (wechatpay-v2.md sections 4 and 9,
+    WxJava WxPayOrderNotifyResult; issue 13, item 7).
+    """
+    return {
+        "settlement_total_fee": order.total_fee - order.coupon_fee,
+        "coupon_fee": order.coupon_fee,
+        "coupon_count": 1,
+        "coupon_type_0": "NO_CASH",
+        "coupon_id_0": order.coupon_id,
+        "coupon_fee_0": order.coupon_fee,
+    }
 
 
 def orderquery(ctx: Context, call: Call) -> Answer:
     """An order's state; ORDERNOTEXIST for an order never placed."""
     if not call.fields.get("transaction_id") and not call.fields.get("out_trade_no"):
-        return biz_fail(call, "LACK_PARAMS", "缺少参数out_trade_no或transaction_id")
+        return protocol_fail("缺少参数out_trade_no或transaction_id")
     with ctx.state.lock:
         order = ctx.state.order_by(call.sandbox, call.fields)
         if order is None:
@@ -182,8 +221,11 @@ def closeorder(ctx: Context, call: Call) -> Answer:
     return signed_answer(call, {"result_code": "SUCCESS", "result_msg": "OK"})
 
 
-def mark_paid(order: Order, transaction_id: str, now: float) -> None:
-    """Record a payment (caller holds the state lock)."""
+def mark_paid(order: Order, transaction_id: str, now: float, coupon_fee: int = 0) -> None:
+    """Record a payment, ``coupon_fee`` of it paid by a coupon (caller holds the lock)."""
+    order.coupon_fee = coupon_fee
+    if coupon_fee:
+        order.coupon_id = f"{secrets.randbelow(10**10):010d}"
     order.state = "SUCCESS"
     order.transaction_id = transaction_id
     order.time_end = beijing(now)

@@ -1,10 +1,13 @@
 """/secapi/pay/refund, /pay/refundquery and the refund notification.
 
-A refund is accepted as PROCESSING and settles (SUCCESS) after
-``REFUND_SETTLE_SECONDS * time_factor``; only then is its notification sent, to the
-request's ``notify_url`` or else the merchant's refund notify URL (none: no notification,
-as when nothing is configured in the merchant platform). The mutual-TLS client
-certificate real WeChat demands is not checked.
+A refund is accepted as PROCESSING and settles after ``REFUND_SETTLE_SECONDS *
+time_factor``: SUCCESS, or REFUNDCLOSE / CHANGE when a ``refund_close`` /
+``refund_change`` fault says so. Only then is its notification sent (WeChat notifies all
+three, wechatpay-v2.md section 10), to the request's ``notify_url`` or else the
+merchant's refund notify URL (none: no notification, as when nothing is configured in
+the merchant platform). :func:`platform_refund` is a refund made in the merchant
+platform: the host never asked for it and first hears of it from the notification.
+The mutual-TLS client certificate is checked only when the simulator serves TLS.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from .. import signing
 from ..refundcrypto import encrypt_req_info
 from ..xmlmsg import to_xml
 from ._context import Context
-from ._state import Refund, beijing, new_refund_id
+from ._state import Order, Refund, beijing, new_refund_id
 from ._wire import (
     Answer,
     Call,
@@ -28,10 +31,14 @@ from ._wire import (
     signed_answer,
 )
 
-__all__ = ["REFUND_SETTLE_SECONDS", "refund", "refundquery"]
+__all__ = ["PAGE_SIZE", "REFUND_SETTLE_SECONDS", "platform_refund", "refund", "refundquery"]
 
 #: Seconds (before time_factor) from an accepted refund to its SUCCESS.
 REFUND_SETTLE_SECONDS: Final = 10.0
+
+#: refundquery lists at most this many refunds per answer; ``offset`` pages on
+#: (wechatpay-v2.md section 7).
+PAGE_SIZE: Final = 10
 
 _OUT_REFUND_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
 _CHANGED: Final = "订单金额或退款金额与之前请求不一致，请核实后再试"
@@ -55,7 +62,7 @@ def refund(ctx: Context, call: Call) -> Answer:
     if (missing := require(call, "out_refund_no", "total_fee", "refund_fee")) is not None:
         return missing
     if not fields.get("transaction_id") and not fields.get("out_trade_no"):
-        return biz_fail(call, "LACK_PARAMS", "缺少参数out_trade_no或transaction_id")
+        return protocol_fail("缺少参数out_trade_no或transaction_id")
     if not _OUT_REFUND_NO.match(fields["out_refund_no"]):
         return protocol_fail("out_refund_no参数格式错误")
     for name in ("total_fee", "refund_fee"):
@@ -98,14 +105,9 @@ def refund(ctx: Context, call: Call) -> Answer:
                 total_fee=total_fee,
                 notify_url=fields.get("notify_url") or ctx.merchant.refund_notify_url,
                 request=dict(fields),
+                settle_as=call.settle_as,
             )
-            ctx.state.refunds[key] = made
-            order.refunded_fee += refund_fee
-            order.refunds.append(made.out_refund_no)
-            order.state = "REFUND"
-            ctx.deliveries.later(
-                REFUND_SETTLE_SECONDS * ctx.time_factor, lambda: _settle(ctx, made, call.key)
-            )
+            _start(ctx, order, made, call.key)
         answer = {
             "result_code": "SUCCESS",
             "transaction_id": order.transaction_id,
@@ -115,13 +117,60 @@ def refund(ctx: Context, call: Call) -> Answer:
     return signed_answer(call, answer)
 
 
+def _start(ctx: Context, order: Order, made: Refund, key: str) -> None:
+    # Caller holds the state lock.
+    made.applied = beijing(ctx.state.now(), "%Y-%m-%d %H:%M:%S")
+    ctx.state.refunds[(made.sandbox, made.out_refund_no)] = made
+    order.refunded_fee += made.refund_fee
+    order.refunds.append(made.out_refund_no)
+    order.state = "REFUND"
+    ctx.deliveries.later(REFUND_SETTLE_SECONDS * ctx.time_factor, lambda: _settle(ctx, made, key))
+
+
+def platform_refund(
+    ctx: Context, out_trade_no: str, refund_fee: int | None = None, *, sandbox: bool = False
+) -> Refund:
+    """A refund made by hand in the merchant platform (``refund_request_source`` is
+    VENDOR_PLATFORM): its ``out_refund_no`` was never sent by the host. The notification
+    goes to the merchant's refund notify URL. ValueError if the order cannot be refunded.
+    """
+    with ctx.state.lock:
+        order = ctx.state.orders.get((sandbox, out_trade_no))
+        if order is None or not order.paid:
+            raise ValueError(f"out_trade_no: no paid order {out_trade_no!r}")
+        left = order.total_fee - order.refunded_fee
+        fee = left if refund_fee is None else refund_fee
+        if isinstance(fee, bool) or not isinstance(fee, int) or not 0 < fee <= left:
+            raise ValueError(f"refund_fee: expected 1 to {left} fen")
+        refund_id = new_refund_id(ctx.state.now())
+        made = Refund(
+            # The platform numbers the refund itself; the host has never seen it.
+            out_refund_no=refund_id,
+            refund_id=refund_id,
+            out_trade_no=out_trade_no,
+            sandbox=sandbox,
+            refund_fee=fee,
+            total_fee=order.total_fee,
+            notify_url=ctx.merchant.refund_notify_url,
+            request={},
+            source="VENDOR_PLATFORM",
+        )
+        key = ctx.merchant.sandbox_key if sandbox else ctx.merchant.api_key
+        _start(ctx, order, made, key)
+        return made
+
+
 def _settle(ctx: Context, made: Refund, key: str) -> None:
     with ctx.state.lock:
         if ctx.state.refunds.get((made.sandbox, made.out_refund_no)) is not made:
             return  # forgotten by a reset meanwhile
         order = ctx.state.orders[(made.sandbox, made.out_trade_no)]
-        made.status = "SUCCESS"
-        made.success_time = beijing(ctx.state.now(), "%Y-%m-%d %H:%M:%S")
+        made.status = made.settle_as
+        if made.status == "SUCCESS":
+            made.success_time = beijing(ctx.state.now(), "%Y-%m-%d %H:%M:%S")
+        elif made.status == "REFUNDCLOSE":
+            # A closed refund returned nothing: the amount can be refunded again.
+            order.refunded_fee -= made.refund_fee
         secret: dict[str, str | int | None] = {
             "transaction_id": order.transaction_id,
             "out_trade_no": made.out_trade_no,
@@ -132,10 +181,10 @@ def _settle(ctx: Context, made: Refund, key: str) -> None:
             "refund_fee": made.refund_fee,
             "settlement_refund_fee": made.refund_fee,
             "refund_status": made.status,
-            "success_time": made.success_time,
+            "success_time": made.success_time or None,
             "refund_recv_accout": "支付用户零钱",
             "refund_account": "REFUND_SOURCE_UNSETTLED_FUNDS",
-            "refund_request_source": "API",
+            "refund_request_source": made.source,
         }
     if not made.notify_url:
         return
@@ -157,7 +206,7 @@ def refundquery(ctx: Context, call: Call) -> Answer:
     fields = call.fields
     ids = ("refund_id", "out_refund_no", "transaction_id", "out_trade_no")
     if not any(fields.get(name) for name in ids):
-        return biz_fail(call, "LACK_PARAMS", "缺少参数out_trade_no或out_refund_no")
+        return protocol_fail("缺少参数out_trade_no或out_refund_no")
     with ctx.state.lock:
         refunds = [r for r in ctx.state.refunds.values() if r.sandbox == call.sandbox]
         if fields.get("refund_id"):
@@ -170,15 +219,26 @@ def refundquery(ctx: Context, call: Call) -> Answer:
             refunds = [ctx.state.refunds[(call.sandbox, number)] for number in numbers]
         if not refunds:
             return biz_fail(call, "REFUNDNOTEXIST", "not exist")
+        total = len(refunds)
+        offset = fields.get("offset", "")
+        if offset and (not offset.isascii() or not offset.isdigit() or int(offset) > total):
+            return biz_fail(call, "PARAM_ERROR", "offset参数错误")
+        # An order's refunds come 10 to a page, from ``offset`` (wechatpay-v2.md section 7;
+        # issue 13, item 9); total_refund_count comes with paging.
+        start = int(offset or 0)
         order = ctx.state.orders[(call.sandbox, refunds[0].out_trade_no)]
+        refunds = refunds[start : start + PAGE_SIZE]
         answer: dict[str, str | int | None] = {
             "result_code": "SUCCESS",
             "transaction_id": order.transaction_id,
             "out_trade_no": order.out_trade_no,
             "total_fee": order.total_fee,
-            "cash_fee": order.total_fee,
+            "cash_fee": order.total_fee - order.coupon_fee,
             "refund_count": len(refunds),
         }
+        if offset or total > PAGE_SIZE:
+            answer["total_refund_count"] = total
+            answer["offset"] = start
         for n, made in enumerate(refunds):
             answer.update(
                 {

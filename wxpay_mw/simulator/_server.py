@@ -20,7 +20,10 @@ from ._httpd import ThreadingWSGIServer, make_server
 from ._login import issue_code
 from ._merchant import Merchant
 from ._pay import order_fields
+from ._refund import platform_refund
 from ._state import State
+from ._tls import TLSFiles, make_tls_files, server_context
+from ._tls import remove as remove_tls_files
 
 __all__ = ["PaymentRefused", "Simulator", "run_simulator"]
 
@@ -42,6 +45,11 @@ class Simulator:
     ``time_factor`` scales WeChat's delays (notification retries: 0.001 turns 15 s into
     15 ms). ``duplicate`` sends every notification attempt twice at once.
     ``delivery_timeout`` is the (connect, read) timeout of each notification POST.
+    With ``tls`` it serves HTTPS with a test CA made at start, and the refund path
+    demands the merchant's client certificate as WeChat's does (HTTP 400 "No required
+    SSL certificate was sent" without one): see :attr:`tls_files`; :meth:`config` then
+    sets WXPAY_CERT_PATH / WXPAY_KEY_PATH, and the host must trust
+    ``tls_files.ca_cert`` (e.g. ``REQUESTS_CA_BUNDLE``).
     Use it as a context manager, or call :meth:`start` and :meth:`stop`. Thread-safe.
     """
 
@@ -54,9 +62,13 @@ class Simulator:
         time_factor: float = 1.0,
         duplicate: bool = False,
         delivery_timeout: tuple[float, float] = (2.0, 5.0),
+        tls: bool = False,
     ) -> None:
         if not time_factor > 0:
             raise ValueError("time_factor must be positive")
+        self._tls = tls
+        #: The test PKI's PEM files while a TLS simulator runs, else None.
+        self.tls_files: TLSFiles | None = None
         self.merchant = merchant if merchant is not None else Merchant()
         self._ctx = Context(
             merchant=self.merchant,
@@ -78,7 +90,11 @@ class Simulator:
         """Bind and serve on a background thread; returns self."""
         if self._server is not None or self._ctx.stopping.is_set():
             raise RuntimeError("a simulator starts once: make a new one")
-        self._server = make_server(self._host, self._port, SimulatorApp(self._ctx))
+        context = None
+        if self._tls:
+            self.tls_files = make_tls_files(self.merchant.mch_id, self._host)
+            context = server_context(self.tls_files)
+        self._server = make_server(self._host, self._port, SimulatorApp(self._ctx), context)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.02},
@@ -101,6 +117,9 @@ class Simulator:
             self._thread.join()
         self._ctx.deliveries.join(timeout=10.0)
         self._server = self._thread = None
+        if self.tls_files is not None:
+            remove_tls_files(self.tls_files)
+            self.tls_files = None
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -118,7 +137,8 @@ class Simulator:
         """``http://127.0.0.1:PORT``: point WXPAY_API_BASE and WXPAY_LOGIN_BASE here."""
         if self._server is None:
             raise RuntimeError("the simulator is not running: call start() first")
-        return f"http://{self._server.server_name}:{self._server.server_port}"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{self._server.server_name}:{self._server.server_port}"
 
     # -- what the mini program and WeChat's user do ------------------------------
 
@@ -130,18 +150,42 @@ class Simulator:
         return issue_code(self._ctx, openid=openid, user=user)
 
     def pay(
-        self, params: Mapping[str, str], *, outcome: str = "ok", check: bool = True
+        self,
+        params: Mapping[str, str],
+        *,
+        outcome: str = "ok",
+        check: bool = True,
+        coupon_fee: int | None = None,
     ) -> dict[str, str]:
         """What wx.requestPayment does with the five prepay parameters.
 
-        ``outcome`` is ``"ok"``, ``"cancel"`` or ``"fail"`` (see ``/simulator/pay``).
-        Returns ``{"errMsg": "requestPayment:ok", "out_trade_no", "transaction_id"}``; a
-        refusal raises :class:`PaymentRefused`, or with ``check=False`` is returned.
+        ``outcome`` is ``"ok"``, ``"coupon"`` (``coupon_fee`` of it paid by a coupon),
+        ``"cancel"``, ``"fail"`` (no notification, as for real mini-program payments) or
+        ``"fail_notice"`` (a signed result_code=FAIL notification too); see
+        ``/simulator/pay``. Returns ``{"errMsg": "requestPayment:ok", "out_trade_no",
+        "transaction_id"}``; a refusal raises :class:`PaymentRefused`, or with
+        ``check=False`` is returned.
         """
-        status, answer = request_payment(self._ctx, {**params, "outcome": outcome})
+        extra: dict[str, Any] = {"outcome": outcome}
+        if coupon_fee is not None:
+            extra["coupon_fee"] = coupon_fee
+        status, answer = request_payment(self._ctx, {**params, **extra})
         if check and status != 200:
             raise PaymentRefused(status, answer["errMsg"])
         return answer
+
+    def platform_refund(
+        self, out_trade_no: str, refund_fee: int | None = None, *, sandbox: bool = False
+    ) -> dict[str, str]:
+        """A refund made by hand in the merchant platform, not through the API.
+
+        The host never created its ``out_refund_no``; it hears of the refund from the
+        notification (``refund_request_source`` VENDOR_PLATFORM) sent to the merchant's
+        ``refund_notify_url``. ``refund_fee`` defaults to what is left to refund.
+        Returns ``{"out_refund_no", "refund_id"}``; ValueError if it cannot be refunded.
+        """
+        made = platform_refund(self._ctx, out_trade_no, refund_fee, sandbox=sandbox)
+        return {"out_refund_no": made.out_refund_no, "refund_id": made.refund_id}
 
     # -- inspection and control ---------------------------------------------------
 
@@ -173,12 +217,23 @@ class Simulator:
             return fields
 
     def add_fault(
-        self, endpoint: str, kind: str, *, seconds: float | None = None, count: int | None = None
+        self,
+        endpoint: str,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        count: int | None = None,
+        code: str | None = None,
     ) -> None:
-        """Inject a fault (see :mod:`wxpay_mw.simulator._faults` for the kinds)."""
+        """Inject a fault (see :mod:`wxpay_mw.simulator._faults` for the kinds).
+
+        ``code`` is the err_code (or login errcode) of a ``wechat_error`` fault.
+        """
         data: dict[str, Any] = {"endpoint": endpoint, "kind": kind, "count": count}
         if seconds is not None:
             data["seconds"] = seconds
+        if code is not None:
+            data["code"] = code
         self._ctx.faults.add(Fault.from_dict(data))
 
     def clear_faults(self) -> None:
@@ -206,7 +261,13 @@ class Simulator:
         reset(self._ctx)
 
     def config(self, notify_url: str, **overrides: Any) -> WxPayConfig:
-        """A :class:`~wxpay_mw.config.WxPayConfig` for this merchant, pointed here."""
+        """A :class:`~wxpay_mw.config.WxPayConfig` for this merchant, pointed here.
+
+        With TLS, its cert_path / key_path are the merchant's client certificate.
+        """
+        if self.tls_files is not None:
+            overrides.setdefault("cert_path", self.tls_files.client_cert)
+            overrides.setdefault("key_path", self.tls_files.client_key)
         return self.merchant.as_config(notify_url=notify_url, api_base=self.base_url, **overrides)
 
 

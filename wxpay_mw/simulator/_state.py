@@ -81,6 +81,9 @@ class Order:
     time_end: str = ""
     refunded_fee: int = 0
     refunds: list[str] = field(default_factory=list)
+    #: Paid by a coupon (the rest, cash_fee, by the user).
+    coupon_fee: int = 0
+    coupon_id: str = ""
 
     @property
     def total_fee(self) -> int:
@@ -105,8 +108,14 @@ class Refund:
     total_fee: int
     notify_url: str | None
     request: dict[str, str]
-    status: str = "PROCESSING"  # PROCESSING, SUCCESS
+    status: str = "PROCESSING"  # PROCESSING, then SUCCESS, REFUNDCLOSE or CHANGE
     success_time: str = ""
+    #: When it was asked for, ``yyyy-MM-dd HH:mm:ss`` Beijing.
+    applied: str = ""
+    #: The status it settles with.
+    settle_as: str = "SUCCESS"
+    #: "API", or "VENDOR_PLATFORM" for a refund made in the merchant platform.
+    source: str = "API"
 
 
 class State:

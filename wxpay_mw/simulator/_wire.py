@@ -83,6 +83,9 @@ class Call:
     key: str
     sign_type: SignType
     sandbox: bool
+    #: How a refund accepted by this call settles: SUCCESS, or by a fault REFUNDCLOSE /
+    #: CHANGE.
+    settle_as: str = "SUCCESS"
 
 
 def protocol_fail(message: str) -> Answer:
@@ -99,10 +102,14 @@ def signed_answer(call: Call, fields: Mapping[str, str | int | None]) -> Answer:
         "mch_id": call.merchant.mch_id,
         "nonce_str": signing.make_nonce(),
     }
-    if call.sandbox:
-        message["device_info"] = "sandbox"
     message.update(fields)
-    message = {k: v for k, v in message.items() if v is not None and v != ""}
+    if call.sandbox:
+        # The sandbox marks every answer so; a request's own device_info never hides it.
+        message["device_info"] = "sandbox"
+    # None: the field is absent. "" is sent as an empty element, as WeChat sends
+    # <device_info><![CDATA[]]></device_info>, and left out of the sign (wechatpay-v2.md,
+    # section 3; issue 13, item 10): a verifier that signs empty values must fail here too.
+    message = {k: v for k, v in message.items() if v is not None}
     message["sign"] = signing.sign(message, call.key, call.sign_type)
     return Answer(200, to_xml(message), signed=True)
 
@@ -157,7 +164,7 @@ def parse_pay_request(
     call = Call(fields, merchant, key, sign_type, sandbox)
     for name in ("appid", "nonce_str") if need_appid else ("nonce_str",):
         if not fields.get(name):
-            return biz_fail(call, "LACK_PARAMS", f"缺少参数{name}")
+            return protocol_fail(f"缺少参数{name}")
     if len(fields["nonce_str"]) > 32:
         return protocol_fail("nonce_str参数长度有误")
     if need_appid and fields["appid"] != merchant.appid:
@@ -166,10 +173,16 @@ def parse_pay_request(
 
 
 def require(call: Call, *names: str) -> Answer | None:
-    """LACK_PARAMS for the first of ``names`` that is missing or empty."""
+    """``return_code=FAIL`` "缺少参数<name>" for the first of ``names`` missing or empty.
+
+    WeChat answers a missing parameter before any business check: unsigned, with a
+    Chinese return_msg and no err_code, although its tables list LACK_PARAMS (issue 13,
+    item 12, from captured traffic; wechatpay-v2.md section 2: "many parameter problems
+    come back as return_code=FAIL with a text return_msg").
+    """
     for name in names:
         if not call.fields.get(name):
-            return biz_fail(call, "LACK_PARAMS", f"缺少参数{name}")
+            return protocol_fail(f"缺少参数{name}")
     return None
 
 
