@@ -57,6 +57,20 @@ def test_a_missed_notification_is_caught_by_orderquery(
     assert store.paid_reactions == [out_trade_no]
 
 
+def test_an_order_refunded_at_wechat_before_we_heard_of_it_counts_as_paid(
+    wxpay: WxPay, store: MemoryStore, wxpay_simulator: Simulator
+) -> None:
+    # Paid, the notification lost, then refunded by hand in the merchant platform:
+    # orderquery says REFUND. The money was taken, so the order is paid (the refund
+    # itself arrives through the refund notification).
+    out_trade_no, _ = paid_order(wxpay, wxpay_simulator)
+    wxpay_simulator.platform_refund(out_trade_no)
+    assert wxpay_simulator.order(out_trade_no)["trade_state"] == "REFUND"  # type: ignore[index]
+    assert status_of(wxpay, out_trade_no)["status"] == "paid"
+    (paid,) = store.called("wxpay_order_paid")
+    assert paid["payment"].source == "query"
+
+
 def test_an_unpaid_order_stays_pending(wxpay: WxPay, wxpay_simulator: Simulator) -> None:
     data = answer(post_json(wxpay, {"code": wxpay_simulator.login(), "sku": "apple"}))
     assert status_of(wxpay, data["out_trade_no"])["status"] == "pending"
