@@ -4,8 +4,9 @@ Every body WeChat sends, and every body anyone sends to a notify endpoint, is pa
 and only here, through defusedxml. A notify endpoint is unauthenticated input: in 2018 the
 official Java SDK expanded external entities in notification bodies (CVE-2018-13439),
 letting anyone read the merchant's API key off the disk. So before a signature is even
-looked at, a DTD, an entity, an external reference, a body over the cap, bytes that are
-not UTF-8, nested or repeated elements each raise :class:`~wxpay_mw.errors.XMLError`.
+looked at, a DTD, an entity, an external reference, a comment, a processing instruction
+(the XML declaration is allowed), a body over the cap, bytes that are not UTF-8, nested or
+repeated elements each raise :class:`~wxpay_mw.errors.XMLError`.
 
 The parser is pyexpat as defusedxml's SAX driver sets it up (DTDs, entity declarations
 and external references raise); the flat message is read off it directly, with the same
@@ -138,11 +139,16 @@ class _OddNamespace(Exception):
     """Raised out of the parse for a namespace name ElementTree could not carry."""
 
 
+class _Unwanted(Exception):
+    """Raised out of the parse for a comment or processing instruction: its message."""
+
+
 def _read(body: bytes) -> _Document:
     """Parse ``body`` (well-formed or ExpatError, defused or DefusedXmlException).
 
-    Nothing is judged here: from_xml checks the document once it is known to be
-    well-formed, in the order ElementTree's tree was checked before.
+    Nothing is judged here but comments and processing instructions (_Unwanted, at the
+    first one): from_xml checks the document once it is known to be well-formed, in the
+    order ElementTree's tree was checked before.
     """
     parser = _defused_expat()
     doc = _Document()
@@ -185,18 +191,39 @@ def _read(body: bytes) -> _Document:
                 f"column {parser.CurrentColumnNumber}"
             )
 
+    def comment(text: str) -> None:
+        # A comment splits a value in two and is dropped by every parser ("A<!--x-->B"
+        # reads as "AB"), so what one reader of the body sees is not what another does.
+        # WeChat never sends one: refused like a DTD, not skipped.
+        raise _Unwanted(
+            f"the body holds an XML comment (line {parser.CurrentLineNumber}, column "
+            f"{parser.CurrentColumnNumber}); WeChat's messages have none: refused, not skipped"
+        )
+
+    def instruction(target: str, data: str) -> None:
+        # The XML declaration is no processing instruction (expat reports it apart).
+        raise _Unwanted(
+            f"the body holds a processing instruction (line {parser.CurrentLineNumber}, "
+            f"column {parser.CurrentColumnNumber}); WeChat's messages have none (only the "
+            "<?xml ...?> declaration is allowed): refused, not skipped"
+        )
+
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.StartNamespaceDeclHandler = namespace
+    parser.CommentHandler = comment
+    parser.ProcessingInstructionHandler = instruction
     parser.CharacterDataHandler = data.append
     try:
         parser.Parse(body, True)
     except _OddNamespace as exc:
         raise ExpatError(str(exc)) from None
     finally:
-        # That handler refers to the parser, which refers to it: break the cycle, so
+        # These handlers refer to the parser, which refers to them: break the cycles, so
         # that the parser goes when the call ends, not at the next garbage collection.
         parser.StartNamespaceDeclHandler = None
+        parser.CommentHandler = None
+        parser.ProcessingInstructionHandler = None
     return doc
 
 
@@ -237,6 +264,8 @@ def from_xml(body: bytes, *, max_bytes: int = MAX_BODY_BYTES, root: str = "xml")
         ) from None
     except ExpatError as exc:
         raise XMLError(f"the body is not well-formed XML: {exc}") from None
+    except _Unwanted as exc:
+        raise XMLError(str(exc)) from None
     if doc.root != root:
         raise XMLError(f"the root element is <{_tag(doc.root)}>, expected <{root}>")
     if doc.texts[0].strip():
