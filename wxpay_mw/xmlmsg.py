@@ -33,7 +33,7 @@ __all__ = ["MAX_BODY_BYTES", "from_xml", "to_xml"]
 MAX_BODY_BYTES: Final = 64 * 1024
 
 _DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)["']""")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
 
 # Characters XML 1.0 cannot carry at all (not even as &#...;): C0 controls but tab, LF

@@ -81,6 +81,8 @@ def test_other_root_can_be_asked_for() -> None:
 def test_bad_element_names_and_bools_are_refused() -> None:
     with pytest.raises(ValueError, match="element name"):
         to_xml({"a b": "x"})
+    with pytest.raises(ValueError, match="element name"):
+        to_xml({"a-b\n": "x"})  # "$" would have let the newline through
     with pytest.raises(TypeError, match="bool"):
         to_xml({"a": True})
 

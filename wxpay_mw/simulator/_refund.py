@@ -33,7 +33,7 @@ __all__ = ["REFUND_SETTLE_SECONDS", "refund", "refundquery"]
 #: Seconds (before time_factor) from an accepted refund to its SUCCESS.
 REFUND_SETTLE_SECONDS: Final = 10.0
 
-_OUT_REFUND_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
+_OUT_REFUND_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}\Z")
 _CHANGED: Final = "订单金额或退款金额与之前请求不一致，请核实后再试"
 
 
