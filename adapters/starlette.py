@@ -11,15 +11,19 @@ a wrong method gets the same JSON 405 as under every other adapter): ``async def
 are awaited on the event loop, plain ones run in a worker thread, so the event loop
 never waits on WeChat or a database. The
 client IP is ``request.client.host``; behind a proxy, use uvicorn's ``--proxy-headers``.
+A client that leaves before its body is read gets nothing, as under the ASGI middleware:
+nothing is handled, answered or logged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from starlette.requests import ClientDisconnect
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import Response as StarletteResponse
 from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from wxpay_mw.app import WxPay
 from wxpay_mw.sansio import Request, normalize_prefix
@@ -29,6 +33,18 @@ from ._threads import handle
 __all__ = ["mount", "routes"]
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _Nothing(StarletteResponse):
+    """No answer at all: the client left before its body was read.
+
+    A dropped connection is routine, not a server error: letting ClientDisconnect out
+    of the endpoint would have Starlette log a traceback and try to send a 500. The
+    server sees an app that sent nothing to a client that is gone, and logs nothing.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        return
 
 
 def _endpoint(
@@ -44,10 +60,13 @@ def _endpoint(
         body = bytearray()
         # A declared body over the cap is refused (413) without reading it.
         if not (declared.isascii() and declared.isdigit() and int(declared) > cap):
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > cap:
-                    break
+            try:
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > cap:
+                        break
+            except ClientDisconnect:
+                return _Nothing()
         sansio = Request(
             method=request.method,
             path=template.format(**request.path_params),

@@ -9,8 +9,9 @@ import re
 __all__ = ["OUT_REFUND_NO", "OUT_TRADE_NO", "fen", "out_no", "text"]
 
 # WeChat: 0-9 a-z A-Z _ - | * @; out_trade_no at most 32, out_refund_no at most 64.
-OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,32}$")
-OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
+# Every pattern ends at \Z: "$" also matches before a final newline ("ORDER1\n").
+OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,32}\Z")
+OUT_REFUND_NO = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}\Z")
 
 
 def fen(name: str, value: object, *, allow_zero: bool = False) -> int:

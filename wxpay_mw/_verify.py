@@ -32,7 +32,7 @@ __all__ = [
 log = logging.getLogger("wxpay_mw.flow")
 
 # ASCII digits only: str.isdigit() also accepts "²" and other Unicode digits.
-_FEN: Final = re.compile(r"^[0-9]{1,12}$")
+_FEN: Final = re.compile(r"^[0-9]{1,12}\Z")
 #: The answer WeChat's notify contract expects (wechatpay-v2.md, section 9).
 SUCCESS: Final = xmlmsg.to_xml({"return_code": "SUCCESS", "return_msg": "OK"})
 

@@ -60,8 +60,8 @@ LOGIN_PATH: Final = "/sns/jscode2session"
 _SANDBOX_PREFIX: Final = "/sandboxnew"
 _GETSIGNKEY: Final = "/sandboxnew/pay/getsignkey"
 
-_TIME_EXPIRE = re.compile(r"^\d{14}$")
-_BILL_DATE = re.compile(r"^\d{8}$")
+_TIME_EXPIRE = re.compile(r"^\d{14}\Z")
+_BILL_DATE = re.compile(r"^\d{8}\Z")
 _BILL_TYPES: Final = ("ALL", "SUCCESS", "REFUND", "RECHARGE_REFUND")
 # Set by the client on every request; a caller's ``extra`` may not override them.
 _RESERVED: Final = frozenset({"appid", "mch_id", "nonce_str", "sign", "sign_type"})

@@ -23,8 +23,8 @@ __all__ = ["DEFAULT_API_BASE", "DEFAULT_LOGIN_BASE", "WxPayConfig"]
 DEFAULT_API_BASE: Final = "https://api.mch.weixin.qq.com"
 DEFAULT_LOGIN_BASE: Final = "https://api.weixin.qq.com"
 
-_APPID = re.compile(r"^wx[0-9A-Za-z]{1,30}$")
-_API_KEY = re.compile(r"^[0-9A-Za-z]{32}$")
+_APPID = re.compile(r"^wx[0-9A-Za-z]{1,30}\Z")
+_API_KEY = re.compile(r"^[0-9A-Za-z]{32}\Z")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 

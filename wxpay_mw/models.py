@@ -23,7 +23,7 @@ ORDER_STATUSES: Final[tuple[OrderStatus, ...]] = ("pending", "paid", "closed", "
 #: mini program never receives one that expires while the user is entering a password.
 PREPAY_TTL_SECONDS: Final = 2 * 3600 - 300
 
-_TIME = re.compile(r"^\d{14}$")
+_TIME = re.compile(r"^\d{14}\Z")
 
 
 @dataclass

@@ -185,11 +185,14 @@ def test_total_fee_must_be_positive_int_fen(
     [
         pytest.param({"out_trade_no": "订单1"}, "out_trade_no", id="cjk-out-trade-no"),
         pytest.param({"out_trade_no": "x" * 33}, "out_trade_no", id="long-out-trade-no"),
+        # "$" would match before a final newline; the patterns end at \Z.
+        pytest.param({"out_trade_no": "ORDER1\n"}, "out_trade_no", id="out-trade-no-newline"),
         pytest.param({"openid": ""}, "openid", id="jsapi-without-openid"),
         pytest.param({"body": ""}, "body", id="empty-body"),
         pytest.param({"sign": "X"}, "sign", id="reserved-extra"),
         pytest.param({"appid": "wx1"}, "appid", id="reserved-appid"),
         pytest.param({"time_expire": "2024-01-01"}, "time_expire", id="time-expire-format"),
+        pytest.param({"time_expire": "20240101120000\n"}, "time_expire", id="time-expire-newline"),
         pytest.param({"detail": 1.5}, "detail", id="float-extra"),
     ],
 )
@@ -531,6 +534,16 @@ def test_refund_amounts_are_checked(
     assert wechat.received == []
 
 
+@pytest.mark.parametrize("name", ["out_refund_no", "out_trade_no"])
+def test_refund_numbers_with_a_trailing_newline_are_refused(
+    wechat: FakeWeChat, client: WeChatClient, name: str
+) -> None:
+    numbers = {"out_refund_no": "R1", "out_trade_no": "T1", name: "N1\n"}
+    with pytest.raises(ValueError, match=f"{name} 'N1\\\\n' is not valid"):
+        client.refund(**numbers, total_fee=100, refund_fee=100)
+    assert wechat.received == []
+
+
 def test_download_bill_returns_the_text_table(wechat: FakeWeChat, client: WeChatClient) -> None:
     table = "交易时间,公众账号ID,商户号\n`2024-01-01 10:00:00,`wx1,`10000100\n"
     wechat.on("/pay/downloadbill", Reply(table.encode(), content_type="text/plain"))
@@ -554,8 +567,8 @@ def test_download_bill_failure_is_a_wechat_error(wechat: FakeWeChat, client: WeC
 
 @pytest.mark.parametrize(
     ("date", "bill_type"),
-    [("2024-01-01", "ALL"), ("20240101", "EVERYTHING")],
-    ids=["dashed-date", "unknown-type"],
+    [("2024-01-01", "ALL"), ("20240101", "EVERYTHING"), ("20240101\n", "ALL")],
+    ids=["dashed-date", "unknown-type", "date-newline"],
 )
 def test_download_bill_arguments_are_checked(
     wechat: FakeWeChat, client: WeChatClient, date: str, bill_type: str

@@ -47,6 +47,8 @@ def test_repr_and_str_hide_secrets() -> None:
         ({"api_key": "x" * 31 + "!"}, "WXPAY_API_KEY", "32-character"),
         ({"mch_id": "12ab"}, "WXPAY_MCH_ID", "digits"),
         ({"appid": "abc"}, "WXPAY_APPID", "'wx'"),
+        ({"appid": "wxd930ea5d5a258f4f\n"}, "WXPAY_APPID", "'wx'"),
+        ({"api_key": KEY + "\n"}, "WXPAY_API_KEY", "32-character"),
         ({"notify_url": "ftp://x/notify"}, "WXPAY_NOTIFY_URL", "not an http(s) URL"),
         ({"notify_url": "https://x/notify?a=1"}, "WXPAY_NOTIFY_URL", "query string"),
         ({"sign_type": "SHA1"}, "WXPAY_SIGN_TYPE", "MD5 or HMAC-SHA256"),

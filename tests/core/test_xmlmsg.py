@@ -81,13 +81,62 @@ def test_other_root_can_be_asked_for() -> None:
 def test_bad_element_names_and_bools_are_refused() -> None:
     with pytest.raises(ValueError, match="element name"):
         to_xml({"a b": "x"})
+    with pytest.raises(ValueError, match="element name"):
+        to_xml({"a-b\n": "x"})  # "$" would have let the newline through
     with pytest.raises(TypeError, match="bool"):
         to_xml({"a": True})
 
 
-def test_comments_and_processing_instructions_are_skipped_as_before() -> None:
-    body = b"<xml><!-- c --><a>x<!-- c -->y<?pi z?></a><?pi?><b/></xml>"
-    assert from_xml(body) == {"a": "xy", "b": ""}
+COMMENTS = {
+    "in-a-value": b"<xml><a>A<!--x-->B</a></xml>",
+    "empty-in-a-value": b"<xml><total_fee>12<!---->80</total_fee></xml>",
+    "between-fields": b"<xml><a>1</a><!-- c --><b>2</b></xml>",
+    "before-the-root": b"<!-- c --><xml><a>1</a></xml>",
+    "after-the-root": b"<xml><a>1</a></xml><!-- c -->",
+    "after-the-declaration": b'<?xml version="1.0"?><!--c--><xml><a>1</a></xml>',
+}
+INSTRUCTIONS = {
+    "in-a-value": b"<xml><a>x<?pi z?>y</a></xml>",
+    "between-fields": b"<xml><a>1</a><?pi?><b/></xml>",
+    "stylesheet": b'<?xml-stylesheet href="http://127.0.0.1:1/x.xsl"?><xml><a>1</a></xml>',
+    "after-the-declaration": b'<?xml version="1.0"?><?pi x?><xml><a>1</a></xml>',
+    "after-the-root": b"<xml><a>1</a></xml><?pi?>",
+}
+
+
+@pytest.mark.parametrize("body", COMMENTS.values(), ids=COMMENTS.keys())
+def test_comments_are_refused_not_skipped(body: bytes) -> None:
+    # "A<!--x-->B" used to read as "AB": a comment is refused like a DTD.
+    with pytest.raises(XMLError, match=r"holds an XML comment .*refused, not skipped"):
+        from_xml(body)
+
+
+@pytest.mark.parametrize("body", INSTRUCTIONS.values(), ids=INSTRUCTIONS.keys())
+def test_processing_instructions_are_refused_not_skipped(body: bytes) -> None:
+    with pytest.raises(XMLError, match=r"holds a processing instruction .*declaration is allowed"):
+        from_xml(body)
+
+
+def test_the_error_says_where_the_comment_is() -> None:
+    # Counted as expat counts in its own messages: lines from 1, columns from 0.
+    with pytest.raises(XMLError, match=r"\(line 2, column 8\)"):
+        from_xml(b"<xml>\n<a>1</a><!--x--></xml>")
+
+
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        b'<?xml version="1.0" encoding="UTF-8"?>',
+        b'<?xml version="1.0" encoding="utf-8"?>\n',
+        b"<?xml version='1.0'?>",
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+    ],
+)
+def test_an_xml_declaration_is_still_accepted(declaration: bytes) -> None:
+    assert from_xml(declaration + b"<xml><a>1</a><b><![CDATA[<!--x-->]]></b></xml>") == {
+        "a": "1",
+        "b": "<!--x-->",
+    }
 
 
 def test_an_unused_namespace_declaration_is_ignored_a_used_one_refused() -> None:

@@ -322,6 +322,25 @@ ATTACKS: dict[str, Attack] = {
         reason="bad_xml",
     ),
     "internal-dtd-no-entities": Attack(_doctype("<!DOCTYPE xml []>", ""), reason="bad_xml"),
+    # A comment or processing instruction used to be skipped: "12<!---->80" read as
+    # "1280" and the sign still held. Refused like a DTD.
+    "comment-in-a-value": Attack(
+        lambda h, o: genuine(h, o).replace(b"[1280]]><", b"[12]]><!----><![CDATA[80]]><"),
+        reason="bad_xml",
+    ),
+    "comment-between-fields": Attack(
+        lambda h, o: genuine(h, o).replace(b"</xml>", b"<!-- x --></xml>"), reason="bad_xml"
+    ),
+    "processing-instruction": Attack(
+        lambda h, o: genuine(h, o).replace(b"<xml>", b"<?pi x?><xml>"), reason="bad_xml"
+    ),
+    "xml-stylesheet": Attack(
+        lambda h, o: (
+            f'<?xml-stylesheet href="http://127.0.0.1:{h.listener.port}/x.xsl"?>'.encode()
+            + genuine(h, o)
+        ),
+        reason="bad_xml",
+    ),
     "xinclude": Attack(
         lambda h, o: (
             genuine(h, o)
@@ -456,3 +475,14 @@ def test_the_genuine_notification_is_accepted_once(host: Host, sign_type: signin
 
 def _txn(body: bytes) -> str:
     return xmlmsg.from_xml(body)["transaction_id"]
+
+
+def test_a_genuine_notification_with_an_xml_declaration_is_accepted(host: Host) -> None:
+    # Comments and processing instructions are refused; the declaration is not one.
+    order = host.pending_order()
+    host.spy.clear()
+    body = b'<?xml version="1.0" encoding="UTF-8"?>\n' + genuine(host, order)
+    response = requests.post(host.notify_url, data=body, timeout=TIMEOUT)
+    assert xmlmsg.from_xml(response.content)["return_code"] == "SUCCESS"
+    assert host.spy.paid == [order.out_trade_no]
+    assert host.store.get(order.out_trade_no).status == "paid"  # type: ignore[union-attr]

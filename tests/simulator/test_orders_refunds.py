@@ -99,6 +99,13 @@ def test_same_out_refund_no_is_refunded_once(sim: Simulator) -> None:
     assert sim.order(params["out_trade_no"])["refunded_fee"] == 101  # type: ignore[index]
 
 
+def test_refund_number_with_a_trailing_newline_is_refused(sim: Simulator) -> None:
+    params, _ = place_and_pay(sim, "http://127.0.0.1:9/n")
+    answer = _refund(sim, params["out_trade_no"], "R1\n", 1)
+    assert answer == {"return_code": "FAIL", "return_msg": "out_refund_no参数格式错误"}
+    assert sim.order(params["out_trade_no"])["refunded_fee"] == 0  # type: ignore[index]
+
+
 def test_refund_with_wrong_total_is_param_error(sim: Simulator) -> None:
     params, _ = place_and_pay(sim, "http://127.0.0.1:9/n")
     assert _refund(sim, params["out_trade_no"], "R1", 1, total=100)["err_code"] == "PARAM_ERROR"

@@ -22,7 +22,7 @@ from ._wire import (
 
 __all__ = ["MIN_EXPIRE", "closeorder", "orderquery", "unifiedorder"]
 
-_OUT_TRADE_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]+$")
+_OUT_TRADE_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]+\Z")
 _TRADE_TYPES: Final = ("JSAPI", "NATIVE", "APP", "MWEB")
 # Fields that do not make two unifiedorder calls different: WeChat compares the order,
 # not the envelope.

@@ -40,7 +40,7 @@ REFUND_SETTLE_SECONDS: Final = 10.0
 #: (wechatpay-v2.md section 7).
 PAGE_SIZE: Final = 10
 
-_OUT_REFUND_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}$")
+_OUT_REFUND_NO: Final = re.compile(r"^[0-9A-Za-z_\-|*@]{1,64}\Z")
 _CHANGED: Final = "订单金额或退款金额与之前请求不一致，请核实后再试"
 
 

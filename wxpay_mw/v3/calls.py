@@ -48,8 +48,8 @@ BILL_TYPES: Final = (
     "REF_SPECIAL",
 )
 _BEIJING: Final = _dt.timezone(_dt.timedelta(hours=8))
-_V2_TIME: Final = re.compile(r"^\d{14}$")
-_RFC3339: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$")
+_V2_TIME: Final = re.compile(r"^\d{14}\Z")
+_RFC3339: Final = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)\Z")
 # UTF-8 characters of 4 bytes (emoji and the rest of the supplementary planes): v3 refuses them.
 _ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
 

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: The form of a WeChat Pay public key id, as ``Wechatpay-Serial`` carries it.
-PUBLIC_KEY_ID: Final = re.compile(r"^PUB_KEY_ID_[0-9A-Za-z]+$")
+PUBLIC_KEY_ID: Final = re.compile(r"^PUB_KEY_ID_[0-9A-Za-z]+\Z")
 _MIN_BITS: Final = 2048
 
 

@@ -50,7 +50,7 @@ V3_ENV_NAMES: Final[dict[str, str]] = {
 _SETTING: Final = {arg: env for env, arg in V3_ENV_NAMES.items()}
 _SECRETS: Final = frozenset({"apiv3_key", "private_key"})
 # A certificate serial: hex, as the merchant platform shows it (8 to 40 digits).
-_SERIAL: Final = re.compile(r"^[0-9A-Fa-f]{8,40}$")
+_SERIAL: Final = re.compile(r"^[0-9A-Fa-f]{8,40}\Z")
 
 
 @dataclass(frozen=True, repr=False)
