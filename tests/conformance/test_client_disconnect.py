@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.support import MemoryStore, serve_asgi
+from tests.support import AsyncMemoryStore, MemoryStore, serve_asgi
 from wxpay_mw import WxPay
 from wxpay_mw.simulator import Merchant
 
-from .conftest import PREFIX, build_app
+from .conftest import ASYNC_STYLES, PREFIX, build_app
 
 WAIT = 10.0
 
@@ -75,9 +75,9 @@ class Server:
     log: Records
 
 
-@pytest.fixture(params=["asgi-middleware", "starlette-mount"])
+@pytest.fixture(params=["asgi-middleware", "starlette-mount", *ASYNC_STYLES])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    store = MemoryStore()
+    store = AsyncMemoryStore() if request.param.endswith("+async") else MemoryStore()
     config = Merchant().as_config(notify_url="http://127.0.0.1:9/wxpay/notify")
     with WxPay(config, store) as wxpay:
         app, _ = build_app(request.param, wxpay)
