@@ -7,14 +7,21 @@ import re
 import socket
 import socketserver
 import struct
-from typing import IO, Any, cast
+from pathlib import Path
+from typing import IO, Any, Final, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from ._app import RESET_KEY
 
-__all__ = ["ThreadingWSGIServer", "make_server"]
+__all__ = ["BACKLOG", "ThreadingWSGIServer", "listen_backlog", "make_server"]
 
 logger = logging.getLogger("wxpay_mw.simulator")
+
+#: The listen backlog asked for: a benchmark or a load test of the host app opens hundreds
+#: of connections at once, and every one beyond the backlog is dropped (the client's SYN
+#: is retried a second later) or reset. The kernel caps it at net.core.somaxconn.
+BACKLOG: Final = 1024
+_SOMAXCONN: Final = Path("/proc/sys/net/core/somaxconn")
 _SECRET_IN_QUERY = re.compile(r"((?:^|[?&])secret=)[^&\s]*")
 
 
@@ -74,9 +81,8 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     """wsgiref's server, one daemon thread per request."""
 
     daemon_threads = True
-    # socketserver's default backlog of 5 resets connections when a test (or a load
-    # test of the host app) opens a few dozen at once.
-    request_queue_size = 128
+    # socketserver's default backlog is 5: see BACKLOG.
+    request_queue_size = BACKLOG
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind resolves the host's FQDN, which can hang for seconds on
@@ -92,8 +98,24 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
         logger.debug("connection from %s failed", client_address, exc_info=True)
 
 
+def listen_backlog(asked: int = BACKLOG) -> int:
+    """The backlog the kernel grants for ``asked``: capped by net.core.somaxconn (Linux)."""
+    try:
+        return min(asked, int(_SOMAXCONN.read_text()))
+    except (OSError, ValueError):
+        return asked  # not Linux, or /proc unreadable: the kernel's cap is unknown
+
+
 def make_server(host: str, port: int, app: Any) -> ThreadingWSGIServer:
     """Bind (port 0: a free port) and return the server; serve_forever() starts it."""
     server = ThreadingWSGIServer((host, port), _RequestHandler)
     server.set_app(app)
+    granted = listen_backlog()
+    if granted < BACKLOG:
+        logger.warning(
+            "the listen backlog is capped at %d by net.core.somaxconn: raise it "
+            "(sysctl -w net.core.somaxconn=%d) before opening hundreds of connections at once",
+            granted,
+            BACKLOG,
+        )
     return server
