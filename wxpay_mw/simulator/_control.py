@@ -183,4 +183,5 @@ def reset(ctx: Context) -> None:
     """Forget orders, codes, refunds, notifications and faults."""
     ctx.deliveries.cancel_all(forget=True)
     ctx.faults.clear()
+    ctx.calls.clear()
     ctx.state.reset()
