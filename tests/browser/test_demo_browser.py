@@ -6,7 +6,6 @@ The demo runs as `make demo` runs it, in a subprocess, on a free port.
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -19,31 +18,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    if not CHROMIUM.exists():
-        message = "no /usr/bin/chromium: 'apt-get install chromium' to run the browser test"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return str(CHROMIUM)
 
 
 @pytest.fixture
@@ -73,18 +52,11 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.fixture
-def page(chromium_path: str, demo: tuple[str, Path]) -> Iterator[Page]:
+def page(browser: Browser, demo: tuple[str, Path]) -> Page:
     """A fresh page of Debian's Chromium on the demo's shop."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 820})
-            page.goto(demo[0] + "/")
-            yield page
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1100, "height": 820})
+    page.goto(demo[0] + "/")
+    return page
 
 
 def test_buy_and_pay_through_the_demo_page(
