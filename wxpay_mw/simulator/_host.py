@@ -9,6 +9,7 @@ under wsgiref (a thread per request). The ``wxpay_host`` pytest fixture wraps th
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import socket
 import threading
@@ -110,7 +111,13 @@ class HostServer:
         server = uvicorn.Server(
             uvicorn.Config(app, log_config=None, log_level="warning", lifespan="auto")
         )
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+        def run() -> None:
+            # uvicorn exits when the app's startup fails: serve() reports it.
+            with contextlib.suppress(SystemExit):
+                server.run(sockets=[self._sock])
+
+        thread = threading.Thread(target=run, name="wxpay-host-asgi", daemon=True)
         thread.start()
         deadline = time.monotonic() + _START_TIMEOUT
         while not server.started:
