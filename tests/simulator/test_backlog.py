@@ -7,12 +7,15 @@ once had, the connections beyond it get no SYN-ACK and their connect() never com
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
+from wxpay_mw.simulator import _httpd
 from wxpay_mw.simulator._app import SimulatorApp
 from wxpay_mw.simulator._httpd import BACKLOG, listen_backlog, make_server
 from wxpay_mw.simulator._server import Simulator
@@ -51,3 +54,18 @@ def test_hundreds_of_simultaneous_connections_are_queued_and_answered(sim: Simul
             answers.append(b"".join(chunks))
     assert len(answers) == CONNECTIONS
     assert all(a.startswith(b"HTTP/1.0 200 ") and a.endswith(b'{"faults": []}') for a in answers)
+
+
+def test_the_backlog_granted_is_capped_by_somaxconn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    somaxconn = tmp_path / "somaxconn"
+    somaxconn.write_text("128\n")
+    monkeypatch.setattr(_httpd, "_SOMAXCONN", somaxconn)
+    assert listen_backlog() == 128
+    assert listen_backlog(100) == 100
+    with caplog.at_level(logging.WARNING, logger="wxpay_mw.simulator"):
+        make_server("127.0.0.1", 0, SimulatorApp(Simulator()._ctx)).server_close()
+    assert "sysctl -w net.core.somaxconn=1024" in caplog.text
+    monkeypatch.setattr(_httpd, "_SOMAXCONN", tmp_path / "absent")
+    assert listen_backlog() == BACKLOG  # not Linux: the kernel's cap is unknown

@@ -155,3 +155,22 @@ def test_trigger_exits_1_when_nobody_answers(
     # Port 9 (discard) refuses connections.
     assert main(["simulator", "trigger", "payment", "--url", "http://127.0.0.1:9/n"]) == 1
     assert "did not answer" in capsys.readouterr().out
+
+
+def test_trigger_wants_a_real_acknowledgement(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A plain "success" is not WeChat's acknowledgement: WeChat would send it again.
+    receiver = Receiver(answer=lambda n: (200, b"success")).start()
+    try:
+        monkeypatch.setenv("WXPAY_APPID", "wx1234567890abcdef")
+        monkeypatch.setenv("WXPAY_MCH_ID", "1230000109")
+        monkeypatch.setenv("WXPAY_API_KEY", KEY)
+        assert main(["simulator", "trigger", "payment", "--url", receiver.url]) == 1
+        assert "NOT acknowledged" in capsys.readouterr().out
+        monkeypatch.setenv("WXPAY_SIGN_TYPE", "SHA1")
+        assert main(["simulator", "trigger", "payment", "--url", receiver.url]) == 2
+        assert "WXPAY_SIGN_TYPE" in capsys.readouterr().err
+    finally:
+        receiver.stop()
+    assert len(receiver.received) == 1
