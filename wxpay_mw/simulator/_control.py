@@ -10,7 +10,8 @@
 * ``POST /simulator/reset`` -> ``{"reset": true}``
 * ``POST /simulator/clock``: ``{"advance": seconds}`` -> ``{"offset": seconds}``
 
-Bad JSON answers 400 ``{"error": text}``.
+Bad JSON answers 400 ``{"error": text}``. The console's endpoints (orders, calls,
+redelivery...) are in :mod:`._console`, which sees each request first.
 
 ``outcome`` (not a wx.requestPayment parameter) picks what the user does: ``"ok"``
 (pays, the default), ``"cancel"`` (closes the payment sheet: nothing happens) or
