@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import requests
 
+from wxpay_mw import signing
 from wxpay_mw.simulator import FAULT_KINDS, Simulator
-from wxpay_mw.xmlmsg import from_xml
+from wxpay_mw.xmlmsg import from_xml, to_xml
 
-from .conftest import FAIL_XML, SUCCESS_XML, Receiver, call, place
+from .conftest import FAIL_XML, SUCCESS_XML, Receiver, call, place, post
 
 
 def _get(sim: Simulator, path: str) -> Any:
@@ -204,3 +205,13 @@ def test_a_failing_host_answer_is_kept_for_the_console(sim: Simulator) -> None:
         assert not log[0]["acknowledged"]
     finally:
         receiver.stop()
+
+
+def test_calls_log_hides_the_sandbox_sign_key(sim: Simulator) -> None:
+    message = {"mch_id": sim.merchant.mch_id, "nonce_str": signing.make_nonce()}
+    message["sign"] = signing.sign(message, sim.merchant.api_key)
+    answer = post(sim, "/sandboxnew/pay/getsignkey", to_xml(message))
+    assert from_xml(answer.content)["sandbox_signkey"] == sim.merchant.sandbox_key
+    (logged,) = _get(sim, "calls")["calls"]
+    assert logged["answer"]["sandbox_signkey"] == "***"
+    assert sim.merchant.sandbox_key not in str(logged)

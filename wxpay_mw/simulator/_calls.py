@@ -2,8 +2,8 @@
 
 ``GET /simulator/calls`` serves it to the console at ``/simulator/`` and to the demo's
 "Behind the scenes" panel. Secrets never enter it: the app secret (jscode2session's
-query), the session_key (its answer) and signs are replaced by ``***``; the API key never
-travels in a message at all.
+query), the session_key (its answer), the sandbox sign key (getsignkey's answer) and
+signs are replaced by ``***``; the API key never travels in a message at all.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from ._wire import Answer, Request
 __all__ = ["HIDDEN", "CallLog"]
 
 #: Field names whose values the log shows as ``***``.
-HIDDEN: Final = frozenset({"secret", "session_key", "sign", "paySign", "api_key", "key"})
+HIDDEN: Final = frozenset(
+    {"secret", "session_key", "sandbox_signkey", "sign", "paySign", "api_key", "key"}
+)
 #: Calls kept: the oldest are dropped (a benchmark makes millions).
 KEEP: Final = 500
 _TEXT_CHARS: Final = 300
