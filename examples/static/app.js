@@ -32,12 +32,12 @@ class ApiError extends Error {
   constructor(message, code) { super(message); this.code = code; }
 }
 
-async function call(method, url, body) {
+async function call(method, url, body, headers = {}) {
   let response;
   try {
     response = await fetch(url, {
       method,
-      headers: body ? { "content-type": "application/json" } : {},
+      headers: body ? { "content-type": "application/json", ...headers } : headers,
       body: body ? JSON.stringify(body) : undefined,
     });
   } catch (err) {
@@ -186,6 +186,7 @@ async function buy(what, button) {
     const product = state.products.find((p) => p.id === what.product_id);
     state.order = {
       out_trade_no: params.out_trade_no,
+      status_token: params.status_token,  // only its holder may see the order's status
       total_fee: product ? product.price : state.order.total_fee,
     };
     $("sheet-merchant").textContent = state.merchant;
@@ -236,7 +237,9 @@ async function pollUntilPaid(no) {
   $("confirmed-by").textContent = "—";
   $("pay-again").hidden = true;
   for (let attempt = 0; attempt < 60; attempt += 1) {
-    const order = await call("GET", `/wxpay/orders/${encodeURIComponent(no)}`);
+    const order = await call("GET", `/wxpay/orders/${encodeURIComponent(no)}`, undefined, {
+      "X-WxPay-Token": state.order.status_token,
+    });
     await showServerSide(no);
     if (order.status !== "pending") {
       step(`GET /wxpay/orders/${no.slice(0, 10)}…`, `→ ${order.status}`, order.status === "paid");
