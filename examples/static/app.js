@@ -240,8 +240,8 @@ async function pollUntilPaid(no) {
     const order = await call("GET", `/wxpay/orders/${encodeURIComponent(no)}`, undefined, {
       "X-WxPay-Token": state.order.status_token,
     });
-    await showServerSide(no);
     if (order.status !== "pending") {
+      await showServerSide(no);
       step(`GET /wxpay/orders/${no.slice(0, 10)}…`, `→ ${order.status}`, order.status === "paid");
       $("status").textContent = order.status === "paid" ? "Paid" : `Order ${order.status}`;
       $("status-icon").className = `status-icon ${order.status === "paid" ? "paid" : "failed"}`;
@@ -253,6 +253,7 @@ async function pollUntilPaid(no) {
       followNotification(no);
       return;
     }
+    await showServerSide(no);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   $("status-icon").className = "status-icon failed";
