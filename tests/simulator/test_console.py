@@ -215,3 +215,13 @@ def test_calls_log_hides_the_sandbox_sign_key(sim: Simulator) -> None:
     (logged,) = _get(sim, "calls")["calls"]
     assert logged["answer"]["sandbox_signkey"] == "***"
     assert sim.merchant.sandbox_key not in str(logged)
+
+
+def test_orders_lists_the_newest_first_up_to_a_limit(sim: Simulator) -> None:
+    numbers = [place(sim)[0]["out_trade_no"] for _ in range(3)]
+    listed = _get(sim, "orders?limit=2")
+    assert listed["total"] == 3
+    assert [o["out_trade_no"] for o in listed["orders"]] == numbers[:0:-1]
+    assert len(_get(sim, "orders")["orders"]) == 3
+    bad = requests.get(f"{sim.base_url}/simulator/orders?limit=-1", timeout=5)
+    assert bad.status_code == 400

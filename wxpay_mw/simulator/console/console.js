@@ -131,7 +131,9 @@ async function refresh() {
     const [orders, notes, faults, calls] = await Promise.all([
       api("GET", "orders"), api("GET", "notifications"), api("GET", "faults"), api("GET", "calls")]);
     fill("orders", orders.orders.map(orderRow), "no-orders");
-    fill("notifications", notes.notifications.slice().reverse().map(notificationCard), "no-notifications");
+    $("orders-more").textContent = orders.total > orders.orders.length
+      ? `The newest ${orders.orders.length} of ${orders.total} orders.` : "";
+    fill("notifications", notes.notifications.slice(-100).reverse().map(notificationCard), "no-notifications");
     fill("faults", faults.faults.map((f) => el("li", { testid: "fault" },
       `${f.kind} on ${f.endpoint}`, f.seconds ? `, ${f.seconds} s` : "",
       f.count === null ? ", every request" : `, next ${f.count} request(s)`)));
