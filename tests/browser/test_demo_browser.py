@@ -146,3 +146,35 @@ def test_expired_login_code_shows_a_readable_message(page: Page) -> None:
     page.get_by_test_id("buy-tea").click()  # replays the used code
     expect(page.get_by_test_id("error-message")).to_contain_text("login has expired")
     expect(page.get_by_test_id("error-code")).to_contain_text("invalid_code")
+
+
+def test_the_page_names_what_confirmed_a_payment(page: Page) -> None:
+    """Which came first by the simulator's logs: the orderquery that saw the order paid,
+    or WeChat's acknowledged notification (the page once said "paid once WeChat notified"
+    for an order orderquery had confirmed)."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id("product-tea")).to_be_visible()  # app.js has run
+    confirmed_by = page.evaluate(
+        """() => {
+        const query = (time, no, trade_state) => ({ time, path: "/pay/orderquery",
+          request: { out_trade_no: no }, answer: { trade_state } });
+        const note = (no, times) => ({ out_trade_no: no, kind: "payment",
+          attempts: times.map(([time, acknowledged]) => ({ time, acknowledged })) });
+        seen.calls = [
+          query(10, "A", "NOTPAY"), query(12, "A", "SUCCESS"), query(5, "B", "SUCCESS")];
+        seen.notifications = [note("A", [[11, false], [13, true]]), note("B", [[4, true]])];
+        const answers = [confirmedBy("A"), confirmedBy("B")];
+        seen.calls = [];
+        answers.push(confirmedBy("A"));
+        seen.notifications = [];
+        answers.push(confirmedBy("A"));
+        return answers;
+    }"""
+    )
+    assert confirmed_by == [
+        "orderquery (before WeChat's notification arrived)",
+        "WeChat's signed notification",
+        "WeChat's signed notification",
+        "—",
+    ]
