@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Final
 
 from ..errors import XMLError
@@ -48,36 +49,54 @@ def _fields(body: bytes, content_type: str = "") -> dict[str, str] | str:
     return {str(k): "***" if k in HIDDEN else str(v) for k, v in fields.items()}
 
 
-class CallLog:
-    """The last :data:`KEEP` calls to WeChat endpoints, thread-safe."""
+@dataclass
+class _Call:
+    id: int
+    time: float
+    request: Request
+    answer: Answer | None
+    fault: str | None
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: deque[dict[str, Any]] = deque(maxlen=KEEP)
-        self._next_id = 1
-
-    def record(self, request: Request, answer: Answer | None, fault: str | None) -> None:
-        """Log one call; ``answer`` None: the connection was dropped unanswered."""
-        entry: dict[str, Any] = {
-            "time": time.time(),
+    def as_dict(self) -> dict[str, Any]:
+        request, answer = self.request, self.answer
+        return {
+            "id": self.id,
+            "time": self.time,
             "method": request.method,
             "path": request.path,
             "request": _fields(request.body)
             if request.body
             else {k: "***" if k in HIDDEN else v for k, v in request.query.items()},
-            "fault": fault,
+            "fault": self.fault,
             "status": answer.status if answer is not None else None,
             "answer": _fields(answer.body, answer.content_type) if answer is not None else {},
         }
+
+
+class CallLog:
+    """The last :data:`KEEP` calls to WeChat endpoints, thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: deque[_Call] = deque(maxlen=KEEP)
+        self._next_id = 1
+
+    def record(self, request: Request, answer: Answer | None, fault: str | None) -> None:
+        """Log one call; ``answer`` None: the connection was dropped unanswered."""
+        # Kept raw and parsed only when listed: a benchmark's calls must stay cheap.
+        # Without the WSGI environ, which holds the connection's file objects.
+        kept = Request(request.method, request.path, request.query, request.body)
+        entry = _Call(0, time.time(), kept, answer, fault)
         with self._lock:
-            entry["id"] = self._next_id
+            entry.id = self._next_id
             self._next_id += 1
             self._calls.append(entry)
 
     def list(self, since: int = 0) -> list[dict[str, Any]]:
-        """The calls with an id above ``since``, oldest first."""
+        """The calls with an id above ``since``, oldest first, as JSON-ready dicts."""
         with self._lock:
-            return [call for call in self._calls if call["id"] > since]
+            calls = [call for call in self._calls if call.id > since]
+        return [call.as_dict() for call in calls]
 
     def clear(self) -> None:
         """Forget every call (ids keep counting, so a poller never sees one twice)."""
