@@ -1,6 +1,6 @@
 """The console at ``/simulator/`` and the JSON endpoints it (and a host's tests) use.
 
-* ``GET /simulator/`` -> the console page (``console/`` in this package)
+* ``GET /simulator/`` -> the console page (``console.html``, ``.js``, ``.css`` here)
 * ``GET /simulator/info`` -> ``{"appid", "mch_id", "fault_kinds", "wechat_paths"}``
 * ``GET /simulator/orders?limit=N`` -> ``{"orders": [...], "total"}``: the newest N
   (default 200), each with its refunds
@@ -47,14 +47,14 @@ CONSOLE_ROUTES: Final = (
 
 _ORDERS_SHOWN: Final = 200
 _STATIC: Final = {
-    "index.html": "text/html; charset=utf-8",
+    "console.html": "text/html; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
 }
 
 
 def _page(name: str) -> Answer:
-    body = files(__package__).joinpath("console", name).read_bytes()
+    body = files(__package__).joinpath(name).read_bytes()
     return Answer(200, body, _STATIC[name])
 
 
@@ -186,7 +186,7 @@ def console(ctx: Context, request: Request) -> Answer | None:
     method, parts = request.method, request.path.strip("/").split("/")[1:]
     try:
         if method == "GET" and parts in ([], [""]):
-            return _page("index.html")
+            return _page("console.html")
         if method == "GET" and len(parts) == 1 and parts[0] in _STATIC:
             return _page(parts[0])
         if (method, parts) == ("GET", ["info"]):
