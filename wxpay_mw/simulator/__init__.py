@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._delivery import RETRY_SCHEDULE
     from ._faults import FAULT_KINDS
-    from ._host import HostServer
     from ._merchant import DEFAULT_APPID, DEFAULT_MCH_ID, Merchant
     from ._server import PaymentRefused, Simulator, run_simulator
     from ._state import stable_openid
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 _WHERE = {
     "RETRY_SCHEDULE": "._delivery",
     "FAULT_KINDS": "._faults",
-    "HostServer": "._host",
     "DEFAULT_APPID": "._merchant",
     "DEFAULT_MCH_ID": "._merchant",
     "Merchant": "._merchant",
@@ -61,7 +59,6 @@ __all__ = [
     "FAULT_KINDS",
     "PROTOCOL_MSGS",
     "RETRY_SCHEDULE",
-    "HostServer",
     "Merchant",
     "PaymentRefused",
     "Simulator",

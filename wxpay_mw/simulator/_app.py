@@ -15,7 +15,6 @@ from .. import signing
 from ..errors import XMLError
 from ..xmlmsg import from_xml, to_xml
 from ._bill import downloadbill, getsignkey
-from ._console import console
 from ._context import Context
 from ._control import control
 from ._faults import Fault
@@ -86,8 +85,8 @@ class SimulatorApp:
         request = _read(environ)
         if request is None:
             answer = Answer(413, b"request body too large", "text/plain")
-        elif request.path == "/simulator" or request.path.startswith("/simulator/"):
-            answer = console(self.ctx, request) or control(self.ctx, request)
+        elif request.path.startswith("/simulator/"):
+            answer = control(self.ctx, request)
         else:
             fault = self.ctx.faults.take(request.path)
             if fault is not None and fault.kind == "reset":

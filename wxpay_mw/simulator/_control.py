@@ -139,6 +139,11 @@ def _json_body(request: Request) -> dict[str, Any]:
 
 def control(ctx: Context, request: Request) -> Answer:
     """Answer a request to /simulator/..."""
+    # The console's module uses request_payment from this one: imported here, not above.
+    from ._console import console
+
+    if (handled := console(ctx, request)) is not None:
+        return handled
     try:
         data = _json_body(request) if request.method == "POST" else {}
     except ValueError as exc:

@@ -25,6 +25,14 @@ _SOMAXCONN: Final = Path("/proc/sys/net/core/somaxconn")
 _SECRET_IN_QUERY = re.compile(r"((?:^|[?&])secret=)[^&\s]*")
 
 
+def listen_backlog(asked: int = BACKLOG) -> int:
+    """The backlog the kernel grants for ``asked``: capped by net.core.somaxconn (Linux)."""
+    try:
+        return min(asked, int(_SOMAXCONN.read_text()))
+    except (OSError, ValueError):
+        return asked  # not Linux, or /proc unreadable: the kernel's cap is unknown
+
+
 class _Handler(ServerHandler):
     #: Set by the "reset" fault; read after run(), when close() has dropped the environ.
     reset_connection = False
@@ -96,14 +104,6 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # socketserver prints tracebacks to stderr; clients hanging up is routine here.
         logger.debug("connection from %s failed", client_address, exc_info=True)
-
-
-def listen_backlog(asked: int = BACKLOG) -> int:
-    """The backlog the kernel grants for ``asked``: capped by net.core.somaxconn (Linux)."""
-    try:
-        return min(asked, int(_SOMAXCONN.read_text()))
-    except (OSError, ValueError):
-        return asked  # not Linux, or /proc unreadable: the kernel's cap is unknown
 
 
 def make_server(host: str, port: int, app: Any) -> ThreadingWSGIServer:
