@@ -261,13 +261,16 @@ async function pollUntilPaid(no) {
   throw new ApiError("WeChat has not confirmed the payment yet. The order stays open; check again later.", "pending");
 }
 
-// Confirmed by orderquery first: keep showing WeChat's notification when it arrives.
+// Keep showing WeChat's notification when it arrives after the order showed paid (by
+// orderquery, or before the simulator had logged your server's answer), and what
+// confirmed the payment once the logs tell.
 async function followNotification(no) {
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const note = seen.notifications.find((n) => n.out_trade_no === no && n.kind === "payment");
     if (note && note.acknowledged && seen.attempts[note.id] === note.attempts.length) return;
     await new Promise((resolve) => setTimeout(resolve, 500));
     await showServerSide(no);
+    $("confirmed-by").textContent = confirmedBy(no);
   }
 }
 
