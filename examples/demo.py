@@ -40,8 +40,15 @@ from .store import OrderStore
 STATIC = Path(__file__).with_name("static")
 MERCHANT = "wxpay-mw demo shop"
 # The simulator's endpoints the page may use: what wx.login and wx.requestPayment do,
-# plus the delivery log and fault injection for the "Try a failure" panel.
-SIMULATOR_PATHS = ("/simulator/login", "/simulator/pay", "/simulator/faults")
+# plus fault injection for the "Try a failure" panel and the logs of calls to WeChat and of
+# notifications for the "Behind the scenes" panel.
+SIMULATOR_PATHS = (
+    "/simulator/login",
+    "/simulator/pay",
+    "/simulator/faults",
+    "/simulator/calls",
+    "/simulator/notifications",
+)
 
 
 def build_app(wxpay: WxPay, simulator: Simulator) -> Starlette:
@@ -62,6 +69,7 @@ def build_app(wxpay: WxPay, simulator: Simulator) -> Starlette:
             return session.request(
                 request.method,
                 simulator.base_url + request.url.path,
+                params=request.url.query or None,
                 data=body,
                 headers={"content-type": "application/json"},
                 timeout=(2, 10),
@@ -130,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
             f"  Open it in a browser, press Buy, then Pay on WeChat's sheet.\n"
             f"  WeChat simulator:    {simulator.base_url} (offline, test merchant "
             f"{simulator.merchant.mch_id})\n"
+            f"  Simulator console:   {simulator.base_url}/simulator/\n"
             f"  Orders database:     {args.data / 'orders.db'}\n"
             f"  Stop with Ctrl-C.\n",
             flush=True,

@@ -26,6 +26,7 @@ PORT = int(os.environ.get("PORT", "8000"))
 HOWTO = """
   Shop:             http://127.0.0.1:{port}
   WeChat simulator: {sim} (embedded; set WXPAY_* to use another WeChat)
+  Its console:      {sim}/simulator/ (orders, notifications, faults)
   Pay for a tea, as the mini program would:
     curl -s -XPOST {sim}/simulator/login                 # wx.login -> {{"code": ...}}
     curl -s -XPOST http://127.0.0.1:{port}/wxpay/prepay -H 'content-type: application/json' \\

@@ -3,11 +3,17 @@
 //   wx.login            -> POST /simulator/login   (the simulator stands in for WeChat)
 //   wx.request prepay   -> POST /wxpay/prepay      (your server, through wxpay-mw)
 //   wx.requestPayment   -> POST /simulator/pay     (the user confirms in WeChat's sheet)
-//   wx.request status   -> GET  /wxpay/orders/{no} (your server; paid once WeChat notified)
+//   wx.request status   -> GET  /wxpay/orders/{no} (your server: paid once WeChat's
+//                          notification arrived, or once its orderquery confirmed it)
+// The panel also shows your server's side, read from the simulator's logs:
+//   GET /simulator/calls          your server's calls to WeChat and what WeChat answered
+//   GET /simulator/notifications  WeChat's notifications and what your server answered
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const state = { products: [], merchant: "", lastCode: null, order: null, params: null };
+// What the panel has shown of the simulator's logs: the last call id, attempts per note.
+const seen = { call: 0, attempts: {}, calls: [], notifications: [] };
 
 // Amounts are integer fen end to end; format without floating point.
 function yuan(fen) {
@@ -57,9 +63,70 @@ const FRIENDLY = {
 };
 
 function showError(err) {
+  // "Already paid" is good news for the user, not a failure: no red toast for it.
+  const info = err.code === "order_paid";
+  $("error").className = info ? "error info" : "error";
+  $("error-title").textContent = info ? "Already paid" : "Payment did not go through";
   $("error-message").textContent = FRIENDLY[err.code] || err.message;
   $("error-code").textContent = err.code ? `${err.code}: ${err.message}` : "";
   $("error").hidden = false;
+}
+
+// One line for what WeChat answered a call: its codes, never the whole message.
+function answered(c) {
+  if (c.status === null) return `connection dropped (fault ${c.fault})`;
+  if (typeof c.answer === "string") return `HTTP ${c.status}${c.fault ? ` (fault ${c.fault})` : ""}`;
+  const a = c.answer;
+  const parts = [a.errcode ? `errcode ${a.errcode}` : null, a.openid ? "openid ✓" : null,
+    a.return_code === "FAIL" ? `FAIL ${a.return_msg || ""}` : null, a.err_code || null,
+    a.prepay_id ? `prepay_id ${a.prepay_id.slice(0, 12)}…` : null,
+    a.trade_state ? `trade_state ${a.trade_state}` : null];
+  const text = parts.filter(Boolean).join(", ") || a.result_code || `HTTP ${c.status}`;
+  return c.fault ? `${text} (fault ${c.fault})` : text;
+}
+
+function callOk(c) {
+  const a = typeof c.answer === "string" ? {} : c.answer;
+  return c.status === 200 && !a.errcode && a.return_code !== "FAIL" && a.result_code !== "FAIL";
+}
+
+// Add to the panel what the simulator saw since last time: your server's calls to WeChat,
+// and WeChat's notifications about order ``no`` with your server's answers.
+async function showServerSide(no) {
+  try {
+    const [{ calls }, { notifications }] = await Promise.all([
+      call("GET", `/simulator/calls?since=${seen.call}`), call("GET", "/simulator/notifications")]);
+    for (const c of calls) {
+      seen.call = Math.max(seen.call, c.id);
+      seen.calls.push(c);
+      step(`server → WeChat ${c.path}`, `→ ${answered(c)}`, callOk(c));
+    }
+    seen.notifications = notifications;
+    for (const n of notifications) {
+      if (n.out_trade_no !== no) continue;
+      for (const a of n.attempts.slice(seen.attempts[n.id] || 0)) {
+        const what = a.acknowledged ? "your server answered SUCCESS"
+          : `${a.error ? "no answer" : `HTTP ${a.status}`}: not acknowledged, WeChat will retry`;
+        step(`WeChat → server: ${n.kind} notification`, `→ ${what}`, a.acknowledged);
+      }
+      seen.attempts[n.id] = n.attempts.length;
+    }
+  } catch (err) { /* the panel is a view: never let it break the purchase */ }
+}
+
+// Which came first for order ``no``: WeChat's acknowledged notification, or your server's
+// orderquery that saw it paid.
+function confirmedBy(no) {
+  const queried = seen.calls.filter((c) => c.path.endsWith("/pay/orderquery")
+    && typeof c.request !== "string" && c.request.out_trade_no === no
+    && typeof c.answer !== "string" && c.answer.trade_state === "SUCCESS").map((c) => c.time);
+  const notified = seen.notifications.filter((n) => n.out_trade_no === no && n.kind === "payment")
+    .flatMap((n) => n.attempts.filter((a) => a.acknowledged).map((a) => a.time));
+  const query = queried.length ? Math.min(...queried) : Infinity;
+  const note = notified.length ? Math.min(...notified) : Infinity;
+  if (query < note) return "orderquery (before WeChat's notification arrived)";
+  if (note < Infinity) return "WeChat's signed notification";
+  return "—";
 }
 
 function hideError() { $("error").hidden = true; }
@@ -113,6 +180,7 @@ async function buy(what, button) {
   try {
     const code = await wxLogin();
     const params = await call("POST", "/wxpay/prepay", { code, ...what });
+    await showServerSide(params.out_trade_no);
     step("POST /wxpay/prepay", `→ ${params.package.slice(0, 24)}…, signType ${params.signType}`);
     state.params = params;
     const product = state.products.find((p) => p.id === what.product_id);
@@ -126,6 +194,7 @@ async function buy(what, button) {
     $("sheet").hidden = false;
     $("confirm-pay").focus({ preventScroll: true });
   } catch (err) {
+    await showServerSide(null);
     step("POST /wxpay/prepay", `✗ ${err.code}`, false);
     showError(err);
   } finally {
@@ -165,25 +234,44 @@ async function pollUntilPaid(no) {
   $("paid-amount").textContent = yuan(state.order.total_fee);
   $("out-trade-no").textContent = no;
   $("transaction-id").textContent = "—";
+  $("confirmed-by").textContent = "—";
   $("pay-again").hidden = true;
   for (let attempt = 0; attempt < 60; attempt += 1) {
     const order = await call("GET", `/wxpay/orders/${encodeURIComponent(no)}`, undefined, {
       "X-WxPay-Token": state.order.status_token,
     });
     if (order.status !== "pending") {
+      await showServerSide(no);
       step(`GET /wxpay/orders/${no.slice(0, 10)}…`, `→ ${order.status}`, order.status === "paid");
       $("status").textContent = order.status === "paid" ? "Paid" : `Order ${order.status}`;
       $("status-icon").className = `status-icon ${order.status === "paid" ? "paid" : "failed"}`;
       $("paid-amount").textContent = yuan(order.total_fee);
       $("transaction-id").textContent = order.transaction_id || "—";
-      $("pay-again").hidden = false;
+      $("confirmed-by").textContent = confirmedBy(no);
+      // A paid order cannot be paid again: the button is for orders still open.
+      $("pay-again").hidden = order.status === "paid" || order.status === "refunded";
+      followNotification(no);
       return;
     }
+    await showServerSide(no);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   $("status-icon").className = "status-icon failed";
   $("status").textContent = "No confirmation yet";
   throw new ApiError("WeChat has not confirmed the payment yet. The order stays open; check again later.", "pending");
+}
+
+// Keep showing WeChat's notification when it arrives after the order showed paid (by
+// orderquery, or before the simulator had logged your server's answer), and what
+// confirmed the payment once the logs tell.
+async function followNotification(no) {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const note = seen.notifications.find((n) => n.out_trade_no === no && n.kind === "payment");
+    if (note && note.acknowledged && seen.attempts[note.id] === note.attempts.length) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await showServerSide(no);
+    $("confirmed-by").textContent = confirmedBy(no);
+  }
 }
 
 async function setWeChatDown(down) {

@@ -13,8 +13,9 @@ WeChat's retry schedule (scaled by ``time_factor``)::
         sim.pay(prepay_params)          # what wx.requestPayment does
         sim.wait_for_notifications(1)   # until the app acknowledged the notification
 
-Also a pytest plugin (fixtures ``wxpay_simulator``, ``wxpay_config``...) and the
-``wxpay-mw simulator`` command.
+Also a console page at ``/simulator/``, a pytest plugin (fixtures ``wxpay_simulator``,
+``wxpay_config``, ``wxpay_host``...) and the ``wxpay-mw simulator`` command (with
+``trigger``). docs/simulator.md describes them all.
 """
 
 from __future__ import annotations

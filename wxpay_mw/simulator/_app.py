@@ -104,10 +104,12 @@ class SimulatorApp:
         else:
             fault = self.ctx.faults.take(request.path)
             if fault is not None and fault.kind == "reset":
+                self.ctx.calls.record(request, None, fault.kind)
                 environ[RESET_KEY] = True
                 start_response("200 OK", [])
                 return []
             answer = self._faulted(request, fault)
+            self.ctx.calls.record(request, answer, fault.kind if fault else None)
         status = HTTPStatus(answer.status)
         start_response(
             f"{status.value} {status.phrase}",

@@ -1,4 +1,4 @@
-"""``wxpay-mw simulator``: run the offline WeChat until Ctrl-C.
+"""``wxpay-mw simulator``: run the offline WeChat until Ctrl-C; ``... trigger`` an event.
 
 ``wxpay_mw/cli.py`` registers the subcommand with :func:`add_arguments` and :func:`run`.
 The merchant comes from the same ``WXPAY_*`` settings as the app (WXPAY_APPID,
@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Mapping
-from typing import TextIO
+from typing import Final, TextIO
 
 from ..errors import ConfigError
 from ._merchant import Merchant
@@ -23,10 +23,23 @@ from ._merchant import Merchant
 __all__ = ["add_arguments", "merchant_from_env", "run"]
 
 _MERCHANT_VARS = ("WXPAY_APPID", "WXPAY_MCH_ID", "WXPAY_API_KEY")
+_EXAMPLE_NOTIFY_URL: Final = "http://127.0.0.1:8000/wxpay/notify"
+
+
+_STABLE: Final = (
+    "The merchant: export your app's WXPAY_APPID, WXPAY_MCH_ID, WXPAY_API_KEY and "
+    "WXPAY_APP_SECRET before starting it, and the simulator is that merchant, the same on "
+    "every run (a stable merchant: your app's settings never change). Without them each "
+    "run makes a new test merchant and prints its settings. The start-up banner lists "
+    "every setting your app needs; the console is at /simulator/. See docs/simulator.md."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``simulator`` subcommand's options to ``parser``."""
+    """Add the ``simulator`` subcommand's options (and ``trigger``) to ``parser``."""
+    from ._trigger import add_trigger
+
+    parser.epilog = _STABLE
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=8700, help="port to bind; 0: any free port")
     parser.add_argument(
@@ -40,6 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send every notification twice at once, as WeChat's several servers do",
     )
+    commands = parser.add_subparsers(dest="simulator_command", metavar="[trigger]")
+    add_trigger(commands)
 
 
 def merchant_from_env(environ: Mapping[str, str]) -> tuple[Merchant, bool]:
@@ -66,34 +81,65 @@ def merchant_from_env(environ: Mapping[str, str]) -> tuple[Merchant, bool]:
     return merchant, True
 
 
-def _print_banner(out: TextIO, base_url: str, merchant: Merchant, from_env: bool) -> None:
+def _print_banner(
+    out: TextIO,
+    base_url: str,
+    merchant: Merchant,
+    from_env: bool,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    environ = os.environ if environ is None else environ
+    notify_url = environ.get("WXPAY_NOTIFY_URL") or _EXAMPLE_NOTIFY_URL
     print(f"WeChat simulator running at {base_url}  (Ctrl-C to stop)", file=out)
-    print("Point the app at it:", file=out)
-    print(f"  WXPAY_API_BASE={base_url}", file=out)
-    print(f"  WXPAY_LOGIN_BASE={base_url}", file=out)
+    print(f"Console: {base_url}/simulator/  (orders, notifications, faults)", file=out)
     if from_env:
         print(
             f"Merchant from the environment: appid {merchant.appid}, mch_id {merchant.mch_id}",
             file=out,
         )
-        if not os.environ.get("WXPAY_APP_SECRET"):
+        print("Your app's settings (the secrets are yours, as exported):", file=out)
+    else:
+        # A throwaway test merchant: its key must be shown, or no app could talk to it.
+        print("A test merchant, new each run (export these to keep it: see --help).", file=out)
+        print("Your app's settings:", file=out)
+    print(f"  WXPAY_APPID={merchant.appid}", file=out)
+    print(f"  WXPAY_MCH_ID={merchant.mch_id}", file=out)
+    if from_env:
+        print("  WXPAY_API_KEY=(as exported)", file=out)
+        if environ.get("WXPAY_APP_SECRET"):
+            print("  WXPAY_APP_SECRET=(as exported)", file=out)
+        else:
             print(
                 "  WXPAY_APP_SECRET is not set: logins (jscode2session) will be refused", file=out
             )
     else:
-        # A throwaway test merchant: its key must be shown, or no app could talk to it.
-        print("A test merchant (new each run):", file=out)
-        print(f"  WXPAY_APPID={merchant.appid}", file=out)
-        print(f"  WXPAY_MCH_ID={merchant.mch_id}", file=out)
         print(f"  WXPAY_API_KEY={merchant.api_key}", file=out)
         print(f"  WXPAY_APP_SECRET={merchant.app_secret}", file=out)
-    print(f"Control endpoints: {base_url}/simulator/{{login,pay,notifications,faults}}", file=out)
+    print(f"  WXPAY_API_BASE={base_url}", file=out)
+    print(f"  WXPAY_LOGIN_BASE={base_url}", file=out)
+    print(f"  WXPAY_NOTIFY_URL={notify_url}", file=out)
+    if merchant.refund_notify_url:
+        print(f"  WXPAY_REFUND_NOTIFY_URL={merchant.refund_notify_url}", file=out)
+    else:
+        print(f"  WXPAY_REFUND_NOTIFY_URL={notify_url.rsplit('/', 1)[0]}/refund-notify", file=out)
+    if not environ.get("WXPAY_NOTIFY_URL"):
+        print(
+            "  (WXPAY_NOTIFY_URL: your app's notify endpoint, which this simulator must reach; "
+            "the value above is an example)",
+            file=out,
+        )
+    print(f"Control endpoints: {base_url}/simulator/ (see docs/simulator.md)", file=out)
     out.flush()
 
 
 def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
     """Run the simulator until Ctrl-C (or ``stop`` is set); the exit status."""
     from ._server import Simulator
+
+    if getattr(args, "simulator_command", None) == "trigger":
+        from ._trigger import trigger
+
+        return trigger(args)
 
     try:
         merchant, from_env = merchant_from_env(os.environ)

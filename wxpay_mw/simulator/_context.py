@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ._calls import CallLog
 from ._delivery import Deliveries
 from ._faults import Faults
 from ._merchant import Merchant
@@ -25,3 +26,5 @@ class Context:
     stopping: threading.Event
     #: Multiplies WeChat's delays (notification retries, refund settling).
     time_factor: float
+    #: The calls the host made to the WeChat endpoints (``GET /simulator/calls``).
+    calls: CallLog = field(default_factory=CallLog)

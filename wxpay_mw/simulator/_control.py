@@ -12,7 +12,8 @@
 * ``POST /simulator/reset`` -> ``{"reset": true}``
 * ``POST /simulator/clock``: ``{"advance": seconds}`` -> ``{"offset": seconds}``
 
-Bad JSON answers 400 ``{"error": text}``.
+Bad JSON answers 400 ``{"error": text}``. The console's endpoints (orders, calls,
+redelivery...) are in :mod:`._console`, which sees each request first.
 
 ``outcome`` (not a wx.requestPayment parameter) picks what the user does:
 
@@ -163,6 +164,11 @@ def _json_body(request: Request) -> dict[str, Any]:
 
 def control(ctx: Context, request: Request) -> Answer:
     """Answer a request to /simulator/..."""
+    # The console's module uses request_payment from this one: imported here, not above.
+    from ._console import console
+
+    if (handled := console(ctx, request)) is not None:
+        return handled
     try:
         data = _json_body(request) if request.method == "POST" else {}
     except ValueError as exc:
@@ -216,4 +222,5 @@ def reset(ctx: Context) -> None:
     """Forget orders, codes, refunds, notifications and faults."""
     ctx.deliveries.cancel_all(forget=True)
     ctx.faults.clear()
+    ctx.calls.clear()
     ctx.state.reset()

@@ -47,6 +47,8 @@ class Attempt:
     answer: str
     error: str | None
     acknowledged: bool
+    #: Sent by ``POST /simulator/notifications/{id}/redeliver``, not by the schedule.
+    manual: bool = False
 
 
 @dataclass
@@ -154,7 +156,7 @@ class Deliveries:
 
     def _deliver(self, note: Notification) -> None:
         for gap in (*RETRY_SCHEDULE, None):
-            if note.cancel.is_set():
+            if note.cancel.is_set() or note.acknowledged:  # acknowledged: by a redelivery
                 break
             if self._attempt(note):
                 break
@@ -174,7 +176,20 @@ class Deliveries:
         twin.join()
         return any(results)
 
-    def _post(self, note: Notification) -> bool:
+    def redeliver(self, note_id: int) -> dict[str, Any] | None:
+        """POST notification ``note_id`` once more, now; its log entry, None if unknown.
+
+        Retries still due on the schedule go on unless this attempt is acknowledged.
+        """
+        with self._cond:
+            note = next((n for n in self._log if n.id == note_id), None)
+        if note is None:
+            return None
+        self._post(note, manual=True)
+        with self._cond:
+            return note.as_dict()
+
+    def _post(self, note: Notification, *, manual: bool = False) -> bool:
         started = time.time()
         status: int | None = None
         answer, error, acked = "", None, False
@@ -192,7 +207,7 @@ class Deliveries:
             error = f"{type(exc).__name__}: {exc}"
         logger.debug("%s notification %s -> %s %s", note.kind, note.url, status, error or "")
         with self._cond:
-            note.attempts.append(Attempt(started, status, answer, error, acked))
+            note.attempts.append(Attempt(started, status, answer, error, acked, manual))
             note.acknowledged = note.acknowledged or acked
             self._cond.notify_all()
         return acked

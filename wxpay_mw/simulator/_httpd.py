@@ -8,16 +8,31 @@ import socket
 import socketserver
 import ssl
 import struct
-from typing import IO, Any, cast
+from pathlib import Path
+from typing import IO, Any, Final, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from ._app import RESET_KEY
 from ._tls import CLIENT_CERT_KEY, TLS_KEY
 
-__all__ = ["ThreadingWSGIServer", "make_server"]
+__all__ = ["BACKLOG", "ThreadingWSGIServer", "listen_backlog", "make_server"]
 
 logger = logging.getLogger("wxpay_mw.simulator")
+
+#: The listen backlog asked for: a benchmark or a load test of the host app opens hundreds
+#: of connections at once, and every one beyond the backlog is dropped (the client's SYN
+#: is retried a second later) or reset. The kernel caps it at net.core.somaxconn.
+BACKLOG: Final = 1024
+_SOMAXCONN: Final = Path("/proc/sys/net/core/somaxconn")
 _SECRET_IN_QUERY = re.compile(r"((?:^|[?&])secret=)[^&\s]*")
+
+
+def listen_backlog(asked: int = BACKLOG) -> int:
+    """The backlog the kernel grants for ``asked``: capped by net.core.somaxconn (Linux)."""
+    try:
+        return min(asked, int(_SOMAXCONN.read_text()))
+    except (OSError, ValueError):
+        return asked  # not Linux, or /proc unreadable: the kernel's cap is unknown
 
 
 class _Handler(ServerHandler):
@@ -83,9 +98,8 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
     """wsgiref's server, one daemon thread per request."""
 
     daemon_threads = True
-    # socketserver's default backlog of 5 resets connections when a test (or a load
-    # test of the host app) opens a few dozen at once.
-    request_queue_size = 128
+    # socketserver's default backlog is 5: see BACKLOG.
+    request_queue_size = BACKLOG
     #: Set for TLS: each accepted connection is wrapped; the handshake happens in the
     #: request's own thread, so a slow or failing client never holds up accepting.
     ssl_context: ssl.SSLContext | None = None
@@ -122,4 +136,12 @@ def make_server(
     server = ThreadingWSGIServer((host, port), _RequestHandler)
     server.ssl_context = ssl_context
     server.set_app(app)
+    granted = listen_backlog()
+    if granted < BACKLOG:
+        logger.warning(
+            "the listen backlog is capped at %d by net.core.somaxconn: raise it "
+            "(sysctl -w net.core.somaxconn=%d) before opening hundreds of connections at once",
+            granted,
+            BACKLOG,
+        )
     return server

@@ -12,6 +12,10 @@ nothing heavy and starts nothing until a fixture is used.
   a closed port, so notifications are recorded but never acknowledged).
 * ``wxpay_config`` (function): a WxPayConfig for the simulator's merchant, with
   ``api_base`` and ``login_base`` pointed at the simulator.
+* ``wxpay_host`` (function): a real port for your own ASGI or WSGI app, whose
+  ``config()`` points the simulator's notifications at it; ``serve(app)`` serves the app
+  there (ASGI under uvicorn, WSGI under wsgiref) until the test ends. See
+  docs/simulator.md for a complete test.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ..config import WxPayConfig
+    from ._host import HostServer
     from ._server import Simulator
 
 
@@ -60,3 +65,13 @@ def wxpay_notify_url() -> str:
 def wxpay_config(wxpay_simulator: Simulator, wxpay_notify_url: str) -> WxPayConfig:
     """A WxPayConfig for the simulator's merchant, pointed at the simulator."""
     return wxpay_simulator.config(notify_url=wxpay_notify_url)
+
+
+@pytest.fixture
+def wxpay_host(wxpay_simulator: Simulator) -> Iterator[HostServer]:
+    """A real port for your app: ``config()`` for it, then ``serve(app)``; stopped after."""
+    from ._host import HostServer
+
+    server = HostServer(wxpay_simulator)
+    yield server
+    server.stop()
