@@ -211,7 +211,10 @@ def test_platform_refund_notifies_an_out_refund_no_the_host_never_made(
         json={"out_trade_no": params["out_trade_no"], "refund_fee": 50},
         timeout=10,
     ).json()
-    sim.wait_for_notifications(lambda log: any(n["kind"] == "refund" for n in log))
+    # Logged when queued: wait until the receiver has answered the first attempt.
+    sim.wait_for_notifications(
+        lambda log: any(n["kind"] == "refund" and n["attempts"] for n in log)
+    )
     (body,) = [r.body for r in receiver.received if b"req_info" in r.body]
     info = decrypt_req_info(from_xml(body)["req_info"], sim.merchant.api_key)
     assert info["out_refund_no"] == made["out_refund_no"]
