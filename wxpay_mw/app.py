@@ -99,6 +99,8 @@ class WxPay:
         self.flow = Flow(config, client, self.plugin_manager.hook)
         for plugin in plugins:
             self.register(plugin)
+        # Historic: plugins registered later get it on registration.
+        self.plugin_manager.hook.wxpay_registered.call_historic(kwargs={"wxpay": self})
 
     def __repr__(self) -> str:
         return f"WxPay(appid={self.config.appid!r}, mch_id={self.config.mch_id!r})"

@@ -240,6 +240,55 @@ def _reconcile(parser: argparse.ArgumentParser) -> Runner:
     return run
 
 
+# --- the packaged order store (wxpay_mw.store) ---------------------------------------
+
+
+def _db_url_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("WXPAY_DB_URL"),
+        help="the store's database, e.g. sqlite:///wxpay.db, postgresql+psycopg://u@h/db or "
+        "mysql+pymysql://u:p@h/db (default: $WXPAY_DB_URL)",
+    )
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    url: str | None = args.url
+    if not url:
+        raise CommandError("no database: pass --url or set WXPAY_DB_URL")
+    return url
+
+
+@_command("db", "create or upgrade the packaged order store's tables")
+def _db(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = (
+        "Create the tables of wxpay_mw.store, or upgrade them to this wxpay-mw's schema "
+        "version. Safe to run on every deploy and from several machines at once."
+    )
+    parser.add_argument("action", choices=["upgrade", "version"])
+    _db_url_argument(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            from .store import SCHEMA_VERSION, current_version, make_engine, upgrade
+        except ImportError as exc:
+            raise CommandError(f"{exc}: install wxpay-mw[store]") from None
+        engine = make_engine(_db_url(args))
+        try:
+            if args.action == "version":
+                with engine.connect() as connection:
+                    found = current_version(connection)
+                print(json.dumps({"version": found, "package_version": SCHEMA_VERSION}))
+                return 0 if found == SCHEMA_VERSION else 1
+            before, after = upgrade(engine)
+        finally:
+            engine.dispose()
+        print(json.dumps({"version_before": before, "version": after}))
+        return 0
+
+    return run
+
+
 # --- entry point ---------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "OrderRejectedError",
     "OutTradeNoUsedError",
     "RateLimitedError",
+    "RefundRefusedError",
     "ResponseMismatchError",
     "ResponseSignatureError",
     "SignatureError",
@@ -277,3 +278,18 @@ class UnknownOrderError(WxPayError, LookupError):
 
     client_code = "unknown_order"
     status = 404
+
+
+class RefundRefusedError(WxPayError, ValueError):
+    """A refund this app must not ask for: the order is unknown or unpaid, or the refunds
+    would add up to more than it was paid. Nothing was sent to WeChat.
+
+    ``reason`` is ``unknown_order``, ``not_paid`` or ``too_much``.
+    """
+
+    client_code = "refund_refused"
+    status = 409
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)

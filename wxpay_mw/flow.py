@@ -251,7 +251,13 @@ class Flow:
             raise TypeError(
                 f"wxpay_create_order returned {type(order).__name__}, expected wxpay_mw.Order"
             )
-        return order
+        # A store keeps the new order, or answers the one it holds under that number.
+        stored = self.hook.wxpay_order_created(order=order)
+        if stored is not None and not isinstance(stored, Order):
+            raise TypeError(
+                f"wxpay_order_created returned {type(stored).__name__}, expected wxpay_mw.Order"
+            )
+        return stored or order
 
     def _unified_order(self, order: Order, openid: str, ip: str) -> str:
         try:

@@ -151,3 +151,69 @@ def wxpay_pending_orders(older_than: float, limit: int) -> list[Order] | None:
     WeChat about orders whose notification never arrived. Return at most ``limit``,
     oldest first; only orders that have a prepay_id matter.
     """
+
+
+# --- the packaged order store (wxpay_mw.store) and money operations --------------------
+# Hooks added with the packaged store; a host with its own tables may implement them too.
+
+
+@hookspec(historic=True)
+def wxpay_registered(wxpay: Any) -> None:
+    """This plugin was registered with ``wxpay`` (a :class:`~wxpay_mw.WxPay`).
+
+    Historic: a plugin registered after the WxPay was created is called at registration.
+    A plugin that calls other hooks itself (the packaged store calls
+    :func:`wxpay_fulfil_order`) keeps ``wxpay.hook`` from here.
+    """
+
+
+@hookspec(firstresult=True)
+def wxpay_order_created(order: Order) -> Order | None:
+    """The order the host's ``wxpay_create_order`` built, before it is placed with WeChat.
+
+    A store persists it here. For an ``out_trade_no`` it already holds, it returns the
+    stored order (so a repeated prepay reuses the stored prepay_id), or raises
+    :class:`~wxpay_mw.errors.OutTradeNoUsedError` when the stored one differs (amount,
+    body): the client gets 409 ``order_conflict``. None keeps the given order.
+    """
+
+
+@hookspec
+def wxpay_fulfil_order(order: Order, payment: Payment, connection: Any) -> None:
+    """The host's reaction to a payment: ship, credit, e-mail. Exactly once per order.
+
+    Called by the packaged store only (:class:`wxpay_mw.store.OrderStore`), inside the
+    transaction of the paid transition, and only when that transition changed the row.
+    ``connection`` is that transaction's SQLAlchemy ``Connection`` (an
+    ``AsyncConnection`` for :class:`~wxpay_mw.store.AsyncOrderStore`): write your own
+    rows with it, and they commit or roll back with the payment. If this raises, the
+    transaction rolls back, the notification is answered FAIL, and WeChat's retry runs
+    it again.
+    """
+
+
+@hookspec(firstresult=True)
+def wxpay_refund_requested(
+    out_trade_no: str, out_refund_no: str, refund_fee: int, reason: str | None
+) -> Refund | None:
+    """Record a refund before WeChat is asked for it; the recorded :class:`Refund`.
+
+    Called by :meth:`WxPay.refund`. Idempotent on ``out_refund_no``: the same number
+    with the same order and amount returns the refund already recorded (a retry after a
+    timeout is the same refund, never a second one); with another order or amount it
+    raises ``ValueError``. The store must refuse, atomically, a refund that would take
+    the order's refunds past its total (raise :class:`~wxpay_mw.errors.RefundRefusedError`),
+    and refunds of orders that are not paid. The returned Refund's ``total_fee`` is the
+    order's total and ``refund_status`` its state (``REQUESTED`` for a new one).
+    """
+
+
+@hookspec
+def wxpay_refund_updated(refund: Refund) -> None:
+    """What WeChat said about a refund this app asked for: its answer or refundquery's.
+
+    ``refund.refund_status`` is PROCESSING, SUCCESS, CHANGE, REFUNDCLOSE or FAILED
+    (WeChat refused the request: the amount it reserved is free again). A final state
+    (SUCCESS, REFUNDCLOSE, FAILED) is never changed afterwards; when the successful
+    refunds reach the order's total, the order becomes ``refunded``.
+    """
