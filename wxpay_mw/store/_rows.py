@@ -65,10 +65,10 @@ def order_values(order: Order) -> dict[str, Any]:
 
 def order_from_row(row: Any) -> Order:
     """The :class:`Order` of a row selected with :data:`ORDER_COLUMNS`."""
-    data = dict(row._mapping) if isinstance(row, sa.Row) else dict(row)
-    extra = json.loads(data.pop("extra") or "{}")
+    mapping = row._mapping if isinstance(row, sa.Row) else row
+    data = {key: mapping[key] for key in _ORDER_KEYS}
     data["total_fee"] = int(data["total_fee"])
-    return Order(**data, extra=extra)
+    return Order(**data, extra=json.loads(mapping["extra"] or "{}"))
 
 
 def refund_from_row(row: Any) -> Refund:
