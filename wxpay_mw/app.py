@@ -17,11 +17,13 @@ Routes, relative to the adapter's prefix (default ``/wxpay``):
 
 from __future__ import annotations
 
+import datetime
+import functools
 import json
 import logging
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self, cast
 
 import pluggy
 
@@ -29,6 +31,8 @@ from . import hookspecs
 from .config import WxPayConfig
 from .errors import WeChatError, WeChatUnavailableError, WxPayError
 from .flow import Flow, PayClient, ReconcileSummary, client_error
+from .models import Refund
+from .operations import Bill, MoneyClient, Operations
 from .sansio import Request, Response
 
 if TYPE_CHECKING:
@@ -222,6 +226,43 @@ class WxPay:
 
     def _order_status(self, request: Request) -> Response:
         return _json(200, self.flow.order_status(request.path.removeprefix("/orders/")))
+
+    # -- money operations (wxpay_mw.operations), recorded through the store's hooks ------
+
+    @functools.cached_property
+    def operations(self) -> Operations:
+        """Refunds, closing, queries and bills for this merchant."""
+        return Operations(
+            self.config, cast(MoneyClient, self.client), self.hook, self.flow.order_status
+        )
+
+    def refund(
+        self,
+        out_trade_no: str,
+        refund_fee: int,
+        reason: str | None = None,
+        out_refund_no: str | None = None,
+    ) -> Refund:
+        """Refund ``refund_fee`` fen; idempotent on ``out_refund_no`` (see Operations)."""
+        return self.operations.refund(out_trade_no, refund_fee, reason, out_refund_no)
+
+    def refund_query(
+        self, *, out_trade_no: str | None = None, out_refund_no: str | None = None
+    ) -> list[Refund]:
+        """The refunds WeChat knows of, recorded in the store."""
+        return self.operations.refund_query(out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+
+    def close_order(self, out_trade_no: str) -> str:
+        """Close an unpaid order (``close()`` closes this object's client)."""
+        return self.operations.close(out_trade_no)
+
+    def query(self, out_trade_no: str) -> dict[str, str]:
+        """WeChat's orderquery answer; the store follows it."""
+        return self.operations.query(out_trade_no)
+
+    def download_bill(self, bill_date: str | datetime.date, bill_type: str = "ALL") -> Bill:
+        """The day's bill (``yyyyMMdd`` or a date), parsed."""
+        return self.operations.download_bill(bill_date, bill_type)
 
 
 def _client_type_check(client: WeChatClient) -> PayClient:
