@@ -17,13 +17,10 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from ..errors import OutTradeNoUsedError, RefundRefusedError, UnknownOrderError
 from ..hookspecs import hookimpl
 from ..models import Order, Payment, Refund
 from . import _sql
 from ._rows import (
-    ORDER_COLUMNS,
-    RELEASED_REFUND_STATES,
     accepted_record,
     notification_from_row,
     order_from_row,
@@ -31,8 +28,9 @@ from ._rows import (
     rejected_record,
     upsert_accepted,
 )
+from ._steps import apply_refund, claim_pending, conflict, log_rejected, prepaid, reserve_refund
 from .schema import make_engine, upgrade
-from .tables import NOTIFICATIONS, ORDERS, REFUNDS
+from .tables import NOTIFICATIONS, REFUNDS
 
 __all__ = ["DEFAULT_URL", "OrderStore"]
 
@@ -40,45 +38,6 @@ log = logging.getLogger("wxpay_mw.store")
 
 #: The embedded default: a SQLite file in the current directory.
 DEFAULT_URL: Final = "sqlite:///wxpay.db"
-
-
-def conflict(stored: Order, given: Order) -> OutTradeNoUsedError | None:
-    """The error for a reused out_trade_no whose amount or body differs, else None."""
-    if (stored.total_fee, stored.body) == (given.total_fee, given.body):
-        return None
-    return OutTradeNoUsedError(
-        "OUT_TRADE_NO_USED",
-        f"the store holds {stored.out_trade_no} for {stored.total_fee} fen "
-        f"{stored.body!r}, not {given.total_fee} fen {given.body!r}",
-        endpoint="wxpay_mw.store",
-        hint="give every new order a new out_trade_no; to pay an order again, "
-        "build it with the same amount and body",
-    )
-
-
-def refund_mismatch(stored: Refund, out_trade_no: str, refund_fee: int) -> ValueError | None:
-    """The error for an out_refund_no reused with another order or amount, else None."""
-    if (stored.out_trade_no, stored.refund_fee) == (out_trade_no, refund_fee):
-        return None
-    return ValueError(
-        f"out_refund_no {stored.out_refund_no} is already a refund of {stored.refund_fee} "
-        f"fen of {stored.out_trade_no}: use a new out_refund_no for another refund"
-    )
-
-
-def refused(order: Order | None, out_trade_no: str, refunded: int, fee: int) -> Exception:
-    """Why a refund reservation matched no row."""
-    if order is None:
-        return UnknownOrderError(f"no order {out_trade_no!r} in the store: nothing refunded")
-    if order.status != "paid":
-        return RefundRefusedError(
-            "not_paid", f"order {out_trade_no} is {order.status}, not paid: nothing refunded"
-        )
-    return RefundRefusedError(
-        "too_much",
-        f"order {out_trade_no} was paid {order.total_fee} fen and {refunded} fen are already "
-        f"refunded or being refunded: a refund of {fee} fen would pass the total",
-    )
 
 
 class OrderStore:
@@ -214,11 +173,7 @@ class OrderStore:
     def wxpay_order_prepaid(self, order: Order, prepay_id: str) -> None:
         """Keep prepay_id, its expiry, openid and sign type (the notification's sign)."""
         with self._write() as connection:
-            if connection.execute(_sql.mark_prepaid(order, prepay_id)).rowcount == 1:
-                return
-            # An order no wxpay_order_created stored (a flow without that hook).
-            connection.execute(_sql.insert_order(replace(order, prepay_id=prepay_id)))
-            connection.execute(_sql.mark_prepaid(order, prepay_id))
+            prepaid(connection, order, prepay_id)
 
     @hookimpl
     def wxpay_order_paid(self, order: Order, payment: Payment) -> None:
@@ -247,10 +202,7 @@ class OrderStore:
         newest ``max_rejected`` rows kept."""
         record = rejected_record(reason, fields, self.max_rejected_bytes)
         with self._write() as connection:
-            connection.execute(sa.insert(NOTIFICATIONS).values(record))
-            threshold = connection.execute(_sql.rejected_threshold(self.max_rejected)).scalar()
-            if threshold is not None:
-                connection.execute(_sql.prune_rejected(threshold))
+            log_rejected(connection, record, self.max_rejected)
 
     @hookimpl
     def wxpay_order_closed(self, order: Order, fields: dict[str, str]) -> None:
@@ -288,84 +240,23 @@ class OrderStore:
         self, out_trade_no: str, out_refund_no: str, refund_fee: int, reason: str | None
     ) -> Refund:
         with self._write() as connection:
-            row = connection.execute(_sql.select_refund(out_refund_no)).first()
-            if row is not None:
-                existing = refund_from_row(row)
-                mismatch = refund_mismatch(existing, out_trade_no, refund_fee)
-                if mismatch is not None:
-                    raise mismatch
-                return existing
-            if connection.execute(_sql.reserve_refund(out_trade_no, refund_fee)).rowcount != 1:
-                order_row = connection.execute(
-                    sa.select(*ORDER_COLUMNS, ORDERS.c.refunded_fee).where(
-                        ORDERS.c.out_trade_no == out_trade_no
-                    )
-                ).first()
-                order = order_from_row(order_row) if order_row is not None else None
-                refunded = int(order_row.refunded_fee) if order_row is not None else 0
-                raise refused(order, out_trade_no, refunded, refund_fee)
-            total = connection.execute(
-                sa.select(ORDERS.c.total_fee).where(ORDERS.c.out_trade_no == out_trade_no)
-            ).scalar_one()
-            made = Refund(
-                out_trade_no=out_trade_no,
-                out_refund_no=out_refund_no,
-                refund_id="",
-                refund_fee=refund_fee,
-                total_fee=int(total),
-                refund_status="REQUESTED",
-            )
-            connection.execute(_sql.insert_refund(made, reason))
-        return made
+            return reserve_refund(connection, out_trade_no, out_refund_no, refund_fee, reason)
 
     def _apply_refund(self, refund: Refund) -> None:
         for attempt in (1, 2):
             try:
                 with self._write() as connection:
-                    self._refund_state(connection, refund)
+                    apply_refund(connection, refund)
                 return
             except sa.exc.IntegrityError:
                 if attempt == 2:
                     raise
 
-    def _refund_state(self, connection: sa.Connection, refund: Refund) -> None:
-        row = connection.execute(_sql.select_refund(refund.out_refund_no)).first()
-        released = refund.refund_status in RELEASED_REFUND_STATES
-        if row is None:
-            # A refund made elsewhere (the merchant platform): its fen count too.
-            connection.execute(_sql.insert_refund(refund))
-            if not released:
-                connection.execute(_sql.release_refund(refund.out_trade_no, -refund.refund_fee))
-        else:
-            err_code = refund.fields.get("err_code")
-            changed = connection.execute(_sql.update_refund(refund, err_code)).rowcount == 1
-            if changed and released:
-                fee = int(row.refund_fee)
-                connection.execute(_sql.release_refund(row.out_trade_no, fee))
-        if refund.refund_status == "SUCCESS":
-            connection.execute(_sql.mark_refunded(refund.out_trade_no))
-
     @hookimpl
     def wxpay_pending_orders(self, older_than: float, limit: int) -> list[Order]:
         """Pending orders this machine claimed for reconciliation (a lease per order)."""
-        now = time.time()
         with self._write() as connection:
-            candidates = connection.execute(
-                _sql.pending_candidates(older_than, now, limit)
-            ).scalars()
-            claimed = [
-                no
-                for no in list(candidates)
-                if connection.execute(_sql.claim(no, now, now + self.claim_seconds)).rowcount == 1
-            ]
-            if not claimed:
-                return []
-            rows = connection.execute(
-                sa.select(*ORDER_COLUMNS)
-                .where(ORDERS.c.out_trade_no.in_(claimed))
-                .order_by(ORDERS.c.prepaid_at, ORDERS.c.out_trade_no)
-            ).all()
-        return [order_from_row(row) for row in rows]
+            return claim_pending(connection, older_than, limit, time.time(), self.claim_seconds)
 
     # -- the notification log -----------------------------------------------------------
 
