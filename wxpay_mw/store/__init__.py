@@ -11,7 +11,9 @@ extra ``postgres``) and MySQL/MariaDB (``mysql+pymysql://``, extra ``mysql``)::
 
 ``MyShop`` implements ``wxpay_create_order`` (pricing) and ``wxpay_fulfil_order`` (the
 reaction to a payment, run exactly once per order in the paid transaction). Create the
-tables with ``wxpay-mw db upgrade --url URL``. See docs/store.md.
+tables with ``wxpay-mw db upgrade --url URL``. ``AsyncOrderStore`` is the same store
+with ``async def`` hooks on SQLAlchemy's asyncio engine (extra ``async``). See
+docs/store.md.
 """
 
 from __future__ import annotations
@@ -26,10 +28,21 @@ __all__ = [
     "ORDERS",
     "REFUNDS",
     "SCHEMA_VERSION",
+    "AsyncOrderStore",
     "OrderStore",
     "SchemaError",
     "current_version",
+    "make_async_engine",
     "make_engine",
     "metadata",
     "upgrade",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The async store needs SQLAlchemy's asyncio extra (greenlet): imported on first use.
+    if name in ("AsyncOrderStore", "make_async_engine"):
+        from . import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

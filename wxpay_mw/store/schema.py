@@ -17,7 +17,15 @@ from sqlalchemy import event
 
 from .tables import SCHEMA_VERSION, SCHEMA_VERSION_TABLE, metadata
 
-__all__ = ["SchemaError", "current_version", "make_engine", "upgrade"]
+__all__ = [
+    "SchemaError",
+    "current_version",
+    "engine_url",
+    "make_engine",
+    "sqlite_setup",
+    "upgrade",
+    "upgrade_connection",
+]
 
 #: How long a SQLite writer waits for another's lock before "database is locked" (s).
 SQLITE_BUSY_SECONDS: Final = 30
@@ -25,6 +33,35 @@ SQLITE_BUSY_SECONDS: Final = 30
 
 class SchemaError(RuntimeError):
     """The database's schema is not one this wxpay-mw can use; the message says why."""
+
+
+def engine_url(url: str | sa.URL, *, asynchronous: bool = False) -> tuple[sa.URL, dict[str, Any]]:
+    """The driver-qualified URL and engine options for ``url`` (see :func:`make_engine`)."""
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
+        raise ValueError(
+            f"unsupported database {backend!r}: use sqlite:///file.db, "
+            "postgresql+psycopg://user@host/db or mysql+pymysql://user@host/db"
+        )
+    options: dict[str, Any] = {"pool_pre_ping": backend != "sqlite"}
+    # The drivers wxpay-mw's extras install, unless the URL names another.
+    drivers = {
+        "sqlite": "aiosqlite" if asynchronous else "pysqlite",
+        "postgresql": "psycopg",
+        "mysql": "aiomysql" if asynchronous else "pymysql",
+        "mariadb": "aiomysql" if asynchronous else "pymysql",
+    }
+    # A URL naming the synchronous driver works for both stores: the async one swaps it.
+    named = "+" in parsed.drivername
+    swap = parsed.drivername in (f"{backend}+pymysql", "sqlite+pysqlite")
+    if (asynchronous and (swap or not named)) or (not named and backend != "sqlite"):
+        parsed = parsed.set(drivername=f"{backend}+{drivers[backend]}")
+    if backend in ("mysql", "mariadb"):
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        options["isolation_level"] = "READ COMMITTED"
+    return parsed, options
 
 
 def make_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
@@ -37,29 +74,16 @@ def make_engine(url: str | sa.URL, **options: Any) -> sa.Engine:
       until commit (InnoDB's REPEATABLE READ would), and utf8mb4.
     - PostgreSQL: the default READ COMMITTED; psycopg 3 for ``postgresql://`` URLs.
     """
-    parsed = sa.make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if backend in ("mysql", "mariadb"):
-        if parsed.drivername in ("mysql", "mariadb"):
-            parsed = parsed.set(drivername=f"{backend}+pymysql")
-        if "charset" not in parsed.query:
-            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        options.setdefault("isolation_level", "READ COMMITTED")
-    if backend not in ("sqlite", "postgresql", "mysql", "mariadb"):
-        raise ValueError(
-            f"unsupported database {backend!r}: use sqlite:///file.db, "
-            "postgresql+psycopg://user@host/db or mysql+pymysql://user@host/db"
-        )
-    options.setdefault("pool_pre_ping", backend != "sqlite")
-    engine = sa.create_engine(parsed, **options)
-    if backend == "sqlite":
-        _sqlite_setup(engine)
+    parsed, defaults = engine_url(url)
+    engine = sa.create_engine(parsed, **{**defaults, **options})
+    if parsed.get_backend_name() == "sqlite":
+        sqlite_setup(engine)
     return engine
 
 
-def _sqlite_setup(engine: sa.Engine) -> None:
+def sqlite_setup(engine: sa.Engine) -> None:
+    """WAL, a busy timeout and our own BEGIN (IMMEDIATE for writes) on a SQLite engine."""
+
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Turn off the sqlite3 module's own BEGIN handling: the "begin" event below
@@ -98,30 +122,34 @@ def upgrade(engine: sa.Engine) -> tuple[int, int]:
     Safe to run from several machines at once: a database lock serialises them (an
     advisory lock on PostgreSQL, GET_LOCK on MySQL, the write lock on SQLite).
     """
-    write = engine.execution_options(wxpay_write=True)
-    with write.begin() as connection:
-        backend = connection.dialect.name
-        if backend == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(7307114)"))
-        elif backend in ("mysql", "mariadb"):
-            # DDL commits on its own in MySQL: a named lock, not the transaction, guards it.
-            connection.execute(sa.text("SELECT GET_LOCK('wxpay_mw_schema', 60)"))
-        try:
-            before = current_version(connection)
-            if before > SCHEMA_VERSION:
-                raise SchemaError(
-                    f"the database is at wxpay-mw schema {before}, newer than this "
-                    f"wxpay-mw's {SCHEMA_VERSION}: upgrade the wxpay-mw package"
-                )
-            for version in range(before + 1, SCHEMA_VERSION + 1):
-                _STEPS[version](connection)
-            table = SCHEMA_VERSION_TABLE
-            values = {"version": SCHEMA_VERSION, "upgraded_at": time.time()}
-            if before == 0:
-                connection.execute(sa.insert(table).values(id=1, **values))
-            elif before < SCHEMA_VERSION:
-                connection.execute(sa.update(table).where(table.c.id == 1).values(**values))
-        finally:
-            if backend in ("mysql", "mariadb"):
-                connection.execute(sa.text("SELECT RELEASE_LOCK('wxpay_mw_schema')"))
+    with engine.execution_options(wxpay_write=True).begin() as connection:
+        return upgrade_connection(connection)
+
+
+def upgrade_connection(connection: sa.Connection) -> tuple[int, int]:
+    """:func:`upgrade` inside a transaction the caller began (the async store's way)."""
+    backend = connection.dialect.name
+    if backend == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(7307114)"))
+    elif backend in ("mysql", "mariadb"):
+        # DDL commits on its own in MySQL: a named lock, not the transaction, guards it.
+        connection.execute(sa.text("SELECT GET_LOCK('wxpay_mw_schema', 60)"))
+    try:
+        before = current_version(connection)
+        if before > SCHEMA_VERSION:
+            raise SchemaError(
+                f"the database is at wxpay-mw schema {before}, newer than this "
+                f"wxpay-mw's {SCHEMA_VERSION}: upgrade the wxpay-mw package"
+            )
+        for version in range(before + 1, SCHEMA_VERSION + 1):
+            _STEPS[version](connection)
+        table = SCHEMA_VERSION_TABLE
+        values = {"version": SCHEMA_VERSION, "upgraded_at": time.time()}
+        if before == 0:
+            connection.execute(sa.insert(table).values(id=1, **values))
+        elif before < SCHEMA_VERSION:
+            connection.execute(sa.update(table).where(table.c.id == 1).values(**values))
+    finally:
+        if backend in ("mysql", "mariadb"):
+            connection.execute(sa.text("SELECT RELEASE_LOCK('wxpay_mw_schema')"))
     return before, SCHEMA_VERSION
