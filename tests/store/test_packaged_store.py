@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.support import payment_notification
-from wxpay_mw import Order, OutTradeNoUsedError, Refund, WxPay, WxPayConfig, xmlmsg
+from wxpay_mw import Order, OutTradeNoUsedError, Refund, WxPay, WxPayConfig, hookimpl, xmlmsg
 from wxpay_mw.cli import main
 from wxpay_mw.errors import RefundRefusedError, UnknownOrderError
 from wxpay_mw.store import (
@@ -385,3 +385,20 @@ def test_a_store_on_the_hosts_engine_leaves_it_open(store_url: str) -> None:
         assert current_version(connection) == SCHEMA_VERSION
     assert "OrderStore(" in repr(store) and "password" not in repr(store)
     engine.dispose()
+
+
+def test_an_async_fulfilment_on_the_sync_store_fails_loudly(
+    store: OrderStore, wxpay_config: WxPayConfig
+) -> None:
+    class AsyncShop:
+        @hookimpl
+        async def wxpay_fulfil_order(
+            self, order: Order, payment: object, connection: object
+        ) -> None:
+            raise AssertionError("never run")
+
+    with WxPay(wxpay_config, store, AsyncShop()) as wxpay:
+        placed = order()
+        store.wxpay_order_created(order=placed)
+        assert notify(wxpay, wxpay_config, placed)[1] == "FAIL"
+    assert store.get("S1").status == "pending"  # type: ignore[union-attr]

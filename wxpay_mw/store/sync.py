@@ -8,6 +8,7 @@ fulfilment raises, everything rolls back, wxpay-mw answers FAIL and WeChat retri
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from collections.abc import Iterator
@@ -38,6 +39,18 @@ log = logging.getLogger("wxpay_mw.store")
 
 #: The embedded default: a SQLite file in the current directory.
 DEFAULT_URL: Final = "sqlite:///wxpay.db"
+
+
+def _refuse_awaitables(results: list[Any]) -> None:
+    # An async def fulfilment called here would never run: fail (and roll back) loudly.
+    for result in results:
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise TypeError(
+                "wxpay_fulfil_order is async def, but OrderStore is synchronous and cannot "
+                "await it: use wxpay_mw.store.AsyncOrderStore, or make the hook synchronous"
+            )
 
 
 class OrderStore:
@@ -187,7 +200,10 @@ class OrderStore:
             won = connection.execute(_sql.mark_paid(payment)).rowcount == 1
             if won:
                 paid = replace(order, status="paid", transaction_id=payment.transaction_id)
-                self._hook.wxpay_fulfil_order(order=paid, payment=payment, connection=connection)
+                results = self._hook.wxpay_fulfil_order(
+                    order=paid, payment=payment, connection=connection
+                )
+                _refuse_awaitables(results)
         if payment.source == "notify":
             self._log_accepted("payment", payment.out_trade_no, "paid", payment.fields)
 
