@@ -13,9 +13,10 @@ import pytest
 
 from tests.support import payment_notification
 from wxpay_mw import RateLimitedError, WeChatError, WeChatUnavailableError, WxPay, xmlmsg
+from wxpay_mw.bills import parse_bill, yuan_to_fen
 from wxpay_mw.cli import main
 from wxpay_mw.errors import RefundFailedError, RefundRefusedError
-from wxpay_mw.operations import parse_bill, refund_action, yuan_to_fen
+from wxpay_mw.operations import refund_action
 from wxpay_mw.sansio import Request
 from wxpay_mw.simulator import Simulator
 from wxpay_mw.store import OrderStore

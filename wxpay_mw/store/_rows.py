@@ -15,18 +15,20 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ..models import Order, Refund
-from .tables import NOTIFICATIONS, ORDERS, REFUNDS
+from .tables import NOTIFICATIONS, ORDERS
 
 __all__ = [
-    "ACCEPTED_KINDS",
     "FINAL_REFUND_STATES",
     "ORDER_COLUMNS",
     "PAYABLE",
+    "RELEASED_REFUND_STATES",
     "accepted_record",
+    "notification_from_row",
     "order_from_row",
     "order_values",
     "refund_from_row",
     "rejected_record",
+    "upsert_accepted",
 ]
 
 #: The statuses the paid transition starts from. 'closed' too: if WeChat verifiably took
@@ -37,7 +39,6 @@ PAYABLE: Final = ("pending", "closed")
 FINAL_REFUND_STATES: Final = ("SUCCESS", "REFUNDCLOSE", "FAILED")
 #: Refund states whose fen go back to the order (its refundable amount grows again).
 RELEASED_REFUND_STATES: Final = ("REFUNDCLOSE", "FAILED")
-ACCEPTED_KINDS: Final = ("payment", "payment_failed", "refund")
 
 _ORDER_KEYS: Final = (
     "out_trade_no",
@@ -83,11 +84,6 @@ def refund_from_row(row: Any) -> Refund:
         refund_status=data["status"],
         success_time=data["success_time"],
     )
-
-
-def refund_select(*where: Any) -> sa.Select[Any]:
-    """SELECT every refund column."""
-    return sa.select(REFUNDS).where(*where)
 
 
 def _dump(fields: Mapping[str, str]) -> str:
