@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .simulator import Simulator
 
 __all__ = [
+    "PAY_KEYS",
     "TIMEOUT",
     "Host",
     "Probe",
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 TIMEOUT = 60.0
+#: What wx.requestPayment takes from prepay's answer (which may carry more).
+PAY_KEYS = ("timeStamp", "nonceStr", "package", "signType", "paySign")
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ def stored(wxpay: WxPay, out_trade_no: str) -> Order:
 def paid_notification(sim: Simulator, params: dict[str, str]) -> tuple[str, bytes]:
     """The user pays at the simulator; WeChat's (the simulator's) signed notification."""
     no = params["out_trade_no"]
-    sim.pay({k: v for k, v in params.items() if k != "out_trade_no"})
+    sim.pay({key: params[key] for key in PAY_KEYS})
     log = sim.wait_for_notifications(
         lambda log: any(n["out_trade_no"] == no and n["kind"] == "payment" for n in log),
         timeout=TIMEOUT,

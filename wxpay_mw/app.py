@@ -232,9 +232,7 @@ class WxPay:
     @functools.cached_property
     def operations(self) -> Operations:
         """Refunds, closing, queries and bills for this merchant."""
-        return Operations(
-            self.config, cast(MoneyClient, self.client), self.hook, self.flow.order_status
-        )
+        return Operations(self.config, cast(MoneyClient, self.client), self.hook, self.order_status)
 
     def refund(
         self,

@@ -122,7 +122,7 @@ def _refunds_of(fields: Mapping[str, str]) -> list[Refund]:
 class Operations:
     """Refunds, closing, queries and bills for one merchant, recorded through hooks.
 
-    ``status`` is the order-status function of the flow (``Flow.order_status``): after
+    ``status`` is the order-status function (``WxPay.order_status``): after
     a query or a close finds the stored order behind WeChat, the store is brought up to
     date through it, with the same checks as for a notification.
     """

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support import payment_notification
 from wxpay_mw import RateLimitedError, WeChatError, WeChatUnavailableError, WxPay, xmlmsg
+from wxpay_mw._kit import PAY_KEYS
 from wxpay_mw.bills import parse_bill, yuan_to_fen
 from wxpay_mw.cli import main
 from wxpay_mw.errors import RefundFailedError, RefundRefusedError
@@ -51,8 +52,8 @@ def prepay(wxpay: WxPay, sim: Simulator, sku: str = "tea") -> dict[str, str]:
 def pay(wxpay: WxPay, sim: Simulator, deliver: bool = True) -> tuple[str, str]:
     """A paid order: (out_trade_no, transaction_id); its notification handled if deliver."""
     params = prepay(wxpay, sim)
-    no = params.pop("out_trade_no")
-    transaction_id = sim.pay(params)["transaction_id"]
+    no = params["out_trade_no"]
+    transaction_id = sim.pay({key: params[key] for key in PAY_KEYS})["transaction_id"]
     if deliver:
         log = sim.wait_for_notifications(
             lambda log: any(n["out_trade_no"] == no for n in log), timeout=TIMEOUT
