@@ -86,6 +86,6 @@ def test_wxpay_registered_reaches_plugins_given_and_added_later(
     wxpay_config: WxPayConfig,
 ) -> None:
     first, later = Keeper(), Keeper()
-    with WxPay(wxpay_config, first) as wxpay:
+    with WxPay(wxpay_config, MemoryStore(), first) as wxpay:
         wxpay.register(later)
         assert first.wxpay is wxpay and later.wxpay is wxpay

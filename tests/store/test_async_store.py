@@ -27,6 +27,10 @@ class AsyncShop:
         self.fulfilled: list[str] = []
 
     @hookimpl
+    async def wxpay_create_order(self, openid: str, payload: dict[str, Any]) -> Order:
+        return Order(out_trade_no=payload["order_no"], total_fee=1000, body="b")
+
+    @hookimpl
     async def wxpay_fulfil_order(self, order: Order, payment: Payment, connection: Any) -> None:
         await connection.execute(
             sa.insert(SHIPMENTS).values(

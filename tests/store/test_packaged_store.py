@@ -150,8 +150,11 @@ def test_a_store_must_be_registered_with_one_wxpay(
     payment = Shop  # any object: the store refuses before reading it
     with pytest.raises(RuntimeError, match="registered with no WxPay"):
         store.wxpay_order_paid(order=placed, payment=payment)  # type: ignore[arg-type]
-    with WxPay(wxpay_config, store), pytest.raises(RuntimeError, match="one OrderStore per"):
-        WxPay(wxpay_config, store)
+    with (
+        WxPay(wxpay_config, store, Shop()),
+        pytest.raises(RuntimeError, match="one OrderStore per"),
+    ):
+        WxPay(wxpay_config, store, Shop())
 
 
 def test_closed_orders_and_a_late_payment(store: OrderStore, wxpay_config: WxPayConfig) -> None:
@@ -397,7 +400,7 @@ def test_an_async_fulfilment_on_the_sync_store_fails_loudly(
         ) -> None:
             raise AssertionError("never run")
 
-    with WxPay(wxpay_config, store, AsyncShop()) as wxpay:
+    with WxPay(wxpay_config, store, Shop(ship=False), AsyncShop()) as wxpay:
         placed = order()
         store.wxpay_order_created(order=placed)
         assert notify(wxpay, wxpay_config, placed)[1] == "FAIL"
