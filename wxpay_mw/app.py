@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import datetime
+import functools
 import json
 import logging
 import threading
@@ -26,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, cast
 
 import pluggy
 
@@ -36,6 +38,8 @@ from ._verify import fail
 from .config import WxPayConfig
 from .errors import SetupError, WeChatError, WeChatUnavailableError, WxPayError
 from .flow import Flow, PayClient, ReconcileSummary, client_error
+from .models import Refund
+from .operations import Bill, MoneyClient, Operations
 from .sansio import Request, Response
 
 if TYPE_CHECKING:
@@ -124,6 +128,8 @@ class WxPay:
         self._executor: ThreadPoolExecutor | None = None
         for plugin in plugins:
             self.register(plugin)
+        # Historic: plugins registered later get it on registration.
+        self.plugin_manager.hook.wxpay_registered.call_historic(kwargs={"wxpay": self})
         if plugins:
             self.check()
 
@@ -364,6 +370,41 @@ class WxPay:
     def _order_status(self, request: Request) -> Steps[Response]:
         out_trade_no = request.path.removeprefix("/orders/")
         return _json(200, (yield from self.flow.order_status(out_trade_no, request)))
+
+    # -- money operations (wxpay_mw.operations), recorded through the store's hooks ------
+
+    @functools.cached_property
+    def operations(self) -> Operations:
+        """Refunds, closing, queries and bills for this merchant."""
+        return Operations(self.config, cast(MoneyClient, self.client), self.hook, self.order_status)
+
+    def refund(
+        self,
+        out_trade_no: str,
+        refund_fee: int,
+        reason: str | None = None,
+        out_refund_no: str | None = None,
+    ) -> Refund:
+        """Refund ``refund_fee`` fen; idempotent on ``out_refund_no`` (see Operations)."""
+        return self.operations.refund(out_trade_no, refund_fee, reason, out_refund_no)
+
+    def refund_query(
+        self, *, out_trade_no: str | None = None, out_refund_no: str | None = None
+    ) -> list[Refund]:
+        """The refunds WeChat knows of, recorded in the store."""
+        return self.operations.refund_query(out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+
+    def close_order(self, out_trade_no: str) -> str:
+        """Close an unpaid order (``close()`` closes this object's client)."""
+        return self.operations.close(out_trade_no)
+
+    def query(self, out_trade_no: str) -> dict[str, str]:
+        """WeChat's orderquery answer; the store follows it."""
+        return self.operations.query(out_trade_no)
+
+    def download_bill(self, bill_date: str | datetime.date, bill_type: str = "ALL") -> Bill:
+        """The day's bill (``yyyyMMdd`` or a date), parsed."""
+        return self.operations.download_bill(bill_date, bill_type)
 
 
 def _client_type_check(client: WeChatClient) -> PayClient:

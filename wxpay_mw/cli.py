@@ -17,14 +17,15 @@ or another error (one line on stderr, never a traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__, signing
 from .errors import WxPayError
@@ -236,6 +237,253 @@ def _reconcile(parser: argparse.ArgumentParser) -> Runner:
         summary = wxpay.reconcile(time.time() - args.older_than, args.limit)
         print(json.dumps(summary.as_dict()))
         return 1 if summary.unavailable or summary.failed else 0
+
+    return run
+
+
+# --- the packaged order store (wxpay_mw.store) ---------------------------------------
+
+
+def _db_url_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("WXPAY_DB_URL"),
+        help="the store's database, e.g. sqlite:///wxpay.db, postgresql+psycopg://u@h/db or "
+        "mysql+pymysql://u:p@h/db (default: $WXPAY_DB_URL)",
+    )
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    url: str | None = args.url
+    if not url:
+        raise CommandError("no database: pass --url or set WXPAY_DB_URL")
+    return url
+
+
+@_command("db", "create or upgrade the packaged order store's tables")
+def _db(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = (
+        "Create the tables of wxpay_mw.store, or upgrade them to this wxpay-mw's schema "
+        "version. Safe to run on every deploy and from several machines at once."
+    )
+    parser.add_argument("action", choices=["upgrade", "version"])
+    _db_url_argument(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            from .store import SCHEMA_VERSION, current_version, make_engine, upgrade
+        except ImportError as exc:
+            raise CommandError(f"{exc}: install wxpay-mw[store]") from None
+        engine = make_engine(_db_url(args))
+        try:
+            if args.action == "version":
+                with engine.connect() as connection:
+                    found = current_version(connection)
+                print(json.dumps({"version": found, "package_version": SCHEMA_VERSION}))
+                return 0 if found == SCHEMA_VERSION else 1
+            before, after = upgrade(engine)
+        finally:
+            engine.dispose()
+        print(json.dumps({"version_before": before, "version": after}))
+        return 0
+
+    return run
+
+
+# --- money operations and the store's records ------------------------------------------
+
+
+def _app_argument(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "--app",
+        required=required,
+        metavar="MODULE:ATTRIBUTE",
+        help="where the host's WxPay object is, e.g. myshop.payments:wxpay (the current "
+        "directory is importable)",
+    )
+
+
+def _load_app(spec: str) -> Any:
+    from .app import WxPay
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise CommandError(f"--app {spec!r}: expected MODULE:ATTRIBUTE")
+    sys.path.insert(0, os.getcwd())
+    try:
+        wxpay = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise CommandError(f"--app {spec!r}: {exc}") from None
+    if not isinstance(wxpay, WxPay):
+        raise CommandError(f"--app {spec!r} is a {type(wxpay).__name__}, not a WxPay")
+    return wxpay
+
+
+@contextlib.contextmanager
+def _store_of(args: argparse.Namespace) -> Iterator[Any]:
+    """The OrderStore registered with --app's WxPay, else one on --url (then disposed)."""
+    try:
+        from .store import OrderStore
+    except ImportError as exc:
+        raise CommandError(f"{exc}: install wxpay-mw[store]") from None
+    if args.app:
+        for plugin in _load_app(args.app).plugin_manager.get_plugins():
+            if isinstance(plugin, OrderStore):
+                yield plugin
+                return
+        if not args.url:
+            raise CommandError(f"--app {args.app!r} has no OrderStore: pass --url")
+    store = OrderStore(_db_url(args))
+    try:
+        yield store
+    finally:
+        store.dispose()
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    # Orders, refunds and bills are dataclasses.
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+@_command("refund", "refund (part of) a paid order; idempotent on --out-refund-no")
+def _refund(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = (
+        "Ask WeChat to refund --fee fen of a paid order, recorded in the store first. "
+        "Prints the refund as JSON. If it fails with action 'retry', run the same command "
+        "again with the same --out-refund-no: WeChat refunds one number only once."
+    )
+    _app_argument(parser)
+    parser.add_argument("out_trade_no")
+    parser.add_argument("--fee", type=int, required=True, help="the amount in fen")
+    parser.add_argument("--reason", help="refund_desc, shown to the user (80 characters)")
+    parser.add_argument("--out-refund-no", help="default: a new one (printed)")
+
+    def run(args: argparse.Namespace) -> int:
+        from .errors import RefundFailedError
+
+        wxpay = _load_app(args.app)
+        try:
+            made = wxpay.refund(
+                args.out_trade_no, args.fee, reason=args.reason, out_refund_no=args.out_refund_no
+            )
+        except RefundFailedError as exc:
+            _print_json(
+                {
+                    "error": str(exc),
+                    "action": exc.action,
+                    "code": exc.code,
+                    "out_refund_no": exc.out_refund_no,
+                }
+            )
+            return 1
+        _print_json(made)
+        return 0
+
+    return run
+
+
+@_command("orders", "list the store's orders, or show one with its refunds")
+def _orders(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = "Read the packaged store's orders (wxpay_mw.store)."
+    parser.add_argument("action", choices=["list", "show"])
+    parser.add_argument("out_trade_no", nargs="?", help="for show")
+    parser.add_argument("--status", choices=["pending", "paid", "closed", "refunded"])
+    parser.add_argument("--limit", type=int, default=50)
+    _app_argument(parser, required=False)
+    _db_url_argument(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        with _store_of(args) as store:
+            return show(args, store)
+
+    def show(args: argparse.Namespace, store: Any) -> int:
+        if args.action == "list":
+            _print_json(store.orders(status=args.status, limit=args.limit))
+            return 0
+        if not args.out_trade_no:
+            raise CommandError("orders show needs an out_trade_no")
+        order = store.get(args.out_trade_no)
+        if order is None:
+            raise CommandError(f"no order {args.out_trade_no!r} in the store")
+        _print_json({"order": order, "refunds": store.refunds(args.out_trade_no)})
+        return 0
+
+    return run
+
+
+@_command("notifications", "list logged notifications, or replay one through verification")
+def _notifications(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = (
+        "List the packaged store's notification log, or replay one logged notification "
+        "through --app's WxPay: it is verified again exactly as when it arrived, so "
+        "nothing unverified is ever applied. Replay exits 1 unless it is answered SUCCESS."
+    )
+    parser.add_argument("action", choices=["list", "replay"])
+    parser.add_argument("id", nargs="?", type=int, help="for replay")
+    parser.add_argument("--kind", choices=["payment", "payment_failed", "refund", "rejected"])
+    parser.add_argument("--limit", type=int, default=100)
+    _app_argument(parser, required=False)
+    _db_url_argument(parser)
+
+    def run(args: argparse.Namespace) -> int:
+        with _store_of(args) as store:
+            return act(args, store)
+
+    def act(args: argparse.Namespace, store: Any) -> int:
+        if args.action == "list":
+            _print_json(store.notifications(kind=args.kind, limit=args.limit))
+            return 0
+        if args.id is None or not args.app:
+            raise CommandError("notifications replay needs an id and --app")
+        logged = store.notification(args.id)
+        if logged is None:
+            raise CommandError(f"no notification {args.id} in the log")
+        if logged["truncated"]:
+            raise CommandError(f"notification {args.id} was cut when logged: it cannot be replayed")
+        fields = logged["fields"]
+        if logged["kind"] == "refund":
+            raise CommandError(
+                f"notification {args.id} is an accepted refund: only its decrypted content "
+                "was kept, which proves nothing, so it cannot be verified again (it was applied)"
+            )
+        from .xmlmsg import to_xml
+
+        wxpay = _load_app(args.app)
+        body = to_xml(fields)
+        answer = wxpay.refund_notify(body) if "req_info" in fields else wxpay.notify(body)
+        code = from_xml(answer).get("return_code", "")
+        print(
+            json.dumps(
+                {"id": args.id, "answer": code, "message": from_xml(answer).get("return_msg", "")},
+                ensure_ascii=False,
+            )
+        )
+        return 0 if code == "SUCCESS" else 1
+
+    return run
+
+
+@_command("bill", "download and parse a day's bill")
+def _bill(parser: argparse.ArgumentParser) -> Runner:
+    parser.description = (
+        "Download the merchant's bill of --date (yyyyMMdd; bills exist from 10:00 the next "
+        "day) and print it as JSON: header, rows, summary. Amounts are in yuan."
+    )
+    _app_argument(parser)
+    parser.add_argument("--date", required=True, metavar="YYYYMMDD")
+    parser.add_argument("--type", default="ALL", choices=["ALL", "SUCCESS", "REFUND"])
+
+    def run(args: argparse.Namespace) -> int:
+        _print_json(_load_app(args.app).download_bill(args.date, args.type))
+        return 0
 
     return run
 

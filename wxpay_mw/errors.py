@@ -22,6 +22,8 @@ __all__ = [
     "OrderRejectedError",
     "OutTradeNoUsedError",
     "RateLimitedError",
+    "RefundFailedError",
+    "RefundRefusedError",
     "ResponseMismatchError",
     "ResponseSignatureError",
     "SetupError",
@@ -289,3 +291,44 @@ class UnknownOrderError(WxPayError, LookupError):
 
     client_code = "unknown_order"
     status = 404
+
+
+class RefundRefusedError(WxPayError, ValueError):
+    """A refund this app must not ask for: the order is unknown or unpaid, or the refunds
+    would add up to more than it was paid. Nothing was sent to WeChat.
+
+    ``reason`` is ``unknown_order``, ``not_paid`` or ``too_much``.
+    """
+
+    client_code = "refund_refused"
+    status = 409
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class RefundFailedError(WxPayError):
+    """WeChat did not take a refund; ``action`` says what the host should do about it.
+
+    - ``retry``: nothing is known to have failed for good (SYSTEMERROR,
+      BIZERR_NEED_RETRY, no answer): call ``refund`` again with the same
+      ``out_refund_no``, which WeChat refunds at most once;
+    - ``retry_later``: too many calls (FREQUENCY_LIMITED): the same, after a pause;
+    - ``top_up``: the merchant account's available balance is too low (NOTENOUGH): add
+      funds in the merchant platform, then retry with the same ``out_refund_no``;
+    - ``refund_offline``: the user's account is closed (USER_ACCOUNT_ABNORMAL);
+    - ``refused``: WeChat refused it for good (its ``code`` says why); the amount is
+      free again, and a new refund needs a new ``out_refund_no``.
+
+    ``code`` is WeChat's err_code (or ``UNAVAILABLE`` when no usable answer came).
+    """
+
+    client_code = "refund_failed"
+    status = 502
+
+    def __init__(self, action: str, code: str, out_refund_no: str, detail: str) -> None:
+        self.action = action
+        self.code = code
+        self.out_refund_no = out_refund_no
+        super().__init__(f"refund {out_refund_no}: {detail} ({code}); action: {action}")

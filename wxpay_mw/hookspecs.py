@@ -178,6 +178,34 @@ def wxpay_order_created(order: Order) -> Order | None:
     """
 
 
+# --- the packaged order store (wxpay_mw.store) and money operations --------------------
+# Hooks added with the packaged store; a host with its own tables may implement them too.
+
+
+@hookspec(historic=True)
+def wxpay_registered(wxpay: Any) -> None:
+    """This plugin was registered with ``wxpay`` (a :class:`~wxpay_mw.WxPay`).
+
+    Historic: a plugin registered after the WxPay was created is called at registration.
+    A plugin that calls other hooks itself (the packaged store calls
+    :func:`wxpay_fulfil_order`) keeps ``wxpay.hook`` from here.
+    """
+
+
+@hookspec
+def wxpay_fulfil_order(order: Order, payment: Payment, connection: Any) -> None:
+    """The host's reaction to a payment: ship, credit, e-mail. Exactly once per order.
+
+    Called by the packaged store only (:class:`wxpay_mw.store.OrderStore`), inside the
+    transaction of the paid transition, and only when that transition changed the row.
+    ``connection`` is that transaction's SQLAlchemy ``Connection`` (an
+    ``AsyncConnection`` for :class:`~wxpay_mw.store.AsyncOrderStore`): write your own
+    rows with it, and they commit or roll back with the payment. If this raises, the
+    transaction rolls back, the notification is answered FAIL, and WeChat's retry runs
+    it again.
+    """
+
+
 @hookspec(firstresult=True)
 def wxpay_may_view_order(out_trade_no: str, request: Request) -> bool | None:
     """Whether the sender of ``request`` may see ``out_trade_no``'s status.
@@ -187,4 +215,31 @@ def wxpay_may_view_order(out_trade_no: str, request: Request) -> bool | None:
     header) unless this hook decides: return True or False from your own session (the
     order's openid against the logged-in user's), or None to fall back to the token.
     Anyone not allowed gets the same 404 as for an order that does not exist.
+    """
+
+
+@hookspec(firstresult=True)
+def wxpay_refund_requested(
+    out_trade_no: str, out_refund_no: str, refund_fee: int, reason: str | None
+) -> Refund | None:
+    """Record a refund before WeChat is asked for it; the recorded :class:`Refund`.
+
+    Called by :meth:`WxPay.refund`. Idempotent on ``out_refund_no``: the same number
+    with the same order and amount returns the refund already recorded (a retry after a
+    timeout is the same refund, never a second one); with another order or amount it
+    raises ``ValueError``. The store must refuse, atomically, a refund that would take
+    the order's refunds past its total (raise :class:`~wxpay_mw.errors.RefundRefusedError`),
+    and refunds of orders that are not paid. The returned Refund's ``total_fee`` is the
+    order's total and ``refund_status`` its state (``REQUESTED`` for a new one).
+    """
+
+
+@hookspec
+def wxpay_refund_updated(refund: Refund) -> None:
+    """What WeChat said about a refund this app asked for: its answer or refundquery's.
+
+    ``refund.refund_status`` is PROCESSING, SUCCESS, CHANGE, REFUNDCLOSE or FAILED
+    (WeChat refused the request: the amount it reserved is free again). A final state
+    (SUCCESS, REFUNDCLOSE, FAILED) is never changed afterwards; when the successful
+    refunds reach the order's total, the order becomes ``refunded``.
     """

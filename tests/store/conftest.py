@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.mysql import mysql_database_url
 from tests.support.pg import pg_schema_url
 
 
@@ -28,4 +29,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/orders.db"
     url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A URL of a brand-new MariaDB/MySQL database, dropped after the test."""
+    with mysql_database_url("wxt") as url:
+        yield url
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    """The packaged store's database: SQLite, PostgreSQL and MariaDB in turn."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/wxpay.db"
+    fixture = {"postgresql": "pg_url", "mysql": "mysql_url"}[request.param]
+    url: str = request.getfixturevalue(fixture)
     return url
