@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-EXTRAS := starlette,flask,crypto,postgres,dev
+EXTRAS := starlette,flask,crypto,postgres,async,dev
 
 .PHONY: install test lint typecheck pytest coverage demo bench browser clean
 
