@@ -1,0 +1,318 @@
+"""AsyncWeChatClient: WeChatClient's calls as coroutines, over one pooled ``httpx.AsyncClient``.
+
+For async hosts (FastAPI, Starlette, any ASGI app): WeChat is called on the event loop,
+with no worker thread. The behaviour is :class:`~wxpay_mw.client.WeChatClient`'s, call
+for call: the same arguments, answers, checks, typed errors and ``may_have_acted``,
+because both build their requests and judge the answers with the same sans-IO code
+(``_calls``, ``_paycalls``); only the sending differs. Needs the ``async`` extra
+(``pip install 'wxpay-mw[async]'``).
+
+Only repeats that are certainly safe are made: a connection that could not be opened is
+tried again (httpx's transport retries connect errors and connect timeouts only). A
+request that may have reached WeChat is never repeated, and a timeout is never taken for
+a success.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ssl
+from types import TracebackType
+from typing import Self
+
+import anyio
+import httpx
+
+from . import _calls, _paycalls
+from ._calls import HttpRequest, LoginSession
+from ._logsafe import install_redaction
+from ._transport import unavailable
+from .config import WxPayConfig
+from .errors import WeChatUnavailableError
+
+__all__ = ["AsyncWeChatClient"]
+
+# Failures that certainly came before anything was sent: no connection (refused, DNS,
+# TLS handshake, our certificate refused), no free connection in the pool, a URL httpx
+# cannot send to, or a client certificate file that could not be loaded.
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+    OSError,
+)
+
+
+def _translate(exc: Exception, endpoint: str, config: WxPayConfig) -> WeChatUnavailableError:
+    return unavailable(
+        endpoint,
+        config,
+        exc,
+        sent=not isinstance(exc, _NOT_SENT),
+        timed_out=isinstance(exc, httpx.ReadTimeout),
+    )
+
+
+class AsyncWeChatClient:
+    """WeChat's login and Pay v2 API calls for one merchant configuration, as coroutines.
+
+    One client owns one ``httpx.AsyncClient``: up to ``max_connections`` connections at
+    once, of which up to ``pool_maxsize`` are kept alive for reuse. A call that finds no
+    free connection within the read timeout fails with nothing sent. Refunds go over a
+    second pool, made on the first refund, that presents the merchant certificate
+    (WXPAY_CERT_PATH / WXPAY_KEY_PATH); requests keeps such connections apart too.
+
+    Create one per process (in the app's lifespan) and share it between tasks; calls
+    keep no per-call state on the instance and the sandbox key is fetched once under a
+    lock. :meth:`aclose` it, or use ``async with``. Timeouts are the config's
+    ``connect_timeout`` and ``read_timeout`` (the latter also bounds each write).
+    ``connect_retries`` bounds how often a connection that could not be opened is tried
+    again.
+
+    Every method returns WeChat's verified answer as ``dict[str, str]`` (except as noted)
+    and raises :class:`~wxpay_mw.errors.WeChatError` (WeChat said no),
+    :class:`~wxpay_mw.errors.WeChatUnavailableError` (no usable answer) or, for bad
+    arguments, ``ValueError`` / :class:`~wxpay_mw.errors.ConfigError` before sending.
+    """
+
+    def __init__(
+        self,
+        config: WxPayConfig,
+        *,
+        pool_maxsize: int = 32,
+        connect_retries: int = 2,
+        max_connections: int = 100,
+    ) -> None:
+        _calls.client_options(pool_maxsize, connect_retries)
+        if (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 1
+        ):
+            raise ValueError("max_connections must be a positive int")
+        self.config = config
+        self._limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=min(pool_maxsize, max_connections),
+        )
+        self._timeout = httpx.Timeout(
+            config.read_timeout, connect=config.connect_timeout, pool=config.read_timeout
+        )
+        self._retries = connect_retries
+        self._sandbox_key: str | None = None
+        self._sandbox_lock = anyio.Lock()
+        install_redaction()
+        self._http = self._pool(True)
+        self._cert_http: httpx.AsyncClient | None = None
+
+    def _pool(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+        # follow_redirects is False by default: a redirect is an answer to judge, never
+        # a second request.
+        return httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport(
+                verify=verify, limits=self._limits, retries=self._retries
+            ),
+            timeout=self._timeout,
+            headers={"User-Agent": "wxpay-mw"},
+        )
+
+    # -- lifecycle
+
+    async def aclose(self) -> None:
+        """Close the pooled connections. The client must not be used afterwards."""
+        await self._http.aclose()
+        if self._cert_http is not None:
+            await self._cert_http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return _calls.describe(self, self.config)
+
+    # -- keys
+
+    async def signing_key(self) -> str:
+        """The key requests are signed with: the sandbox key in sandbox mode, else the API key.
+
+        Notifications for orders placed through this client are signed with the same key,
+        so verify them with this one.
+        """
+        return await self.sandbox_signkey() if self.config.sandbox else self.config.api_key
+
+    async def sandbox_signkey(self) -> str:
+        """The sandbox signing key, from ``/sandboxnew/pay/getsignkey`` (fetched once).
+
+        The request is signed with the production API key (MD5), as WeChat requires.
+        Concurrent first calls wait for one fetch.
+        """
+        key = self._sandbox_key
+        if key is not None:
+            return key
+        async with self._sandbox_lock:
+            if self._sandbox_key is None:
+                status, content = await self._send(_calls.signkey(self.config))
+                self._sandbox_key = _calls.judge_signkey(self.config, status, content)
+            return self._sandbox_key
+
+    # -- login
+
+    async def code2session(self, code: str) -> LoginSession:
+        """Turn a ``wx.login()`` code into the user's openid (jscode2session).
+
+        As :meth:`WeChatClient.code2session <wxpay_mw.client.WeChatClient.code2session>`:
+        never repeated once it may have reached WeChat (a code is single use).
+        """
+        status, content = await self._send(_calls.login(self.config, code))
+        return _calls.judge_login(status, content)
+
+    # -- pay
+
+    async def unified_order(
+        self,
+        *,
+        out_trade_no: str,
+        total_fee: int,
+        body: str,
+        openid: str | None,
+        spbill_create_ip: str,
+        trade_type: str = "JSAPI",
+        attach: str | None = None,
+        time_expire: str | None = None,
+        notify_url: str | None = None,
+        **extra: str | int | None,
+    ) -> dict[str, str]:
+        """Place an order (``/pay/unifiedorder``); the answer holds ``prepay_id``.
+
+        As :meth:`WeChatClient.unified_order <wxpay_mw.client.WeChatClient.unified_order>`.
+        """
+        call = _paycalls.unified_order(
+            self.config,
+            out_trade_no=out_trade_no,
+            total_fee=total_fee,
+            body=body,
+            openid=openid,
+            spbill_create_ip=spbill_create_ip,
+            trade_type=trade_type,
+            attach=attach,
+            time_expire=time_expire,
+            notify_url=notify_url,
+            extra=extra,
+        )
+        return await self._call(call)
+
+    async def order_query(
+        self, *, out_trade_no: str | None = None, transaction_id: str | None = None
+    ) -> dict[str, str]:
+        """The order's state (``/pay/orderquery``): see ``trade_state`` (SUCCESS = paid)."""
+        return await self._call(_paycalls.order_query(out_trade_no, transaction_id))
+
+    async def close_order(self, out_trade_no: str) -> dict[str, str]:
+        """Close an unpaid order (``/pay/closeorder``); see ``WeChatClient.close_order``."""
+        return await self._call(_paycalls.close_order(out_trade_no))
+
+    async def refund(
+        self,
+        *,
+        out_refund_no: str,
+        total_fee: int,
+        refund_fee: int,
+        out_trade_no: str | None = None,
+        transaction_id: str | None = None,
+        refund_desc: str | None = None,
+        notify_url: str | None = None,
+    ) -> dict[str, str]:
+        """Ask for a refund (``/secapi/pay/refund``, mutual TLS with the merchant certificate).
+
+        As :meth:`WeChatClient.refund <wxpay_mw.client.WeChatClient.refund>`: after a
+        failure or an unknown outcome, retry with the *same* ``out_refund_no``.
+        """
+        call = _paycalls.refund(
+            self.config,
+            out_refund_no=out_refund_no,
+            total_fee=total_fee,
+            refund_fee=refund_fee,
+            out_trade_no=out_trade_no,
+            transaction_id=transaction_id,
+            refund_desc=refund_desc,
+            notify_url=notify_url,
+        )
+        return await self._call(call)
+
+    async def refund_query(
+        self,
+        *,
+        out_refund_no: str | None = None,
+        refund_id: str | None = None,
+        out_trade_no: str | None = None,
+        transaction_id: str | None = None,
+        offset: int | None = None,
+    ) -> dict[str, str]:
+        """Refunds of an order (``/pay/refundquery``); see ``WeChatClient.refund_query``."""
+        call = _paycalls.refund_query(
+            out_refund_no=out_refund_no,
+            refund_id=refund_id,
+            out_trade_no=out_trade_no,
+            transaction_id=transaction_id,
+            offset=offset,
+        )
+        return await self._call(call)
+
+    async def download_bill(self, bill_date: str | _dt.date, bill_type: str = "ALL") -> str:
+        """The day's transaction bill (``/pay/downloadbill``) as WeChat's text table."""
+        call = _paycalls.download_bill(bill_date, bill_type)
+        key = await self.signing_key()
+        status, content = await self._send(_paycalls.signed(self.config, call, key))
+        return _paycalls.judge_bill(status, content)
+
+    # -- sending: the only part that differs from WeChatClient
+
+    async def _call(self, call: _paycalls.PayCall) -> dict[str, str]:
+        key = await self.signing_key()
+        status, content = await self._send(_paycalls.signed(self.config, call, key))
+        return _paycalls.judge(self.config, call, key, status, content)
+
+    def _pool_for(self, cert: tuple[str, str] | None) -> httpx.AsyncClient:
+        if cert is None:
+            return self._http
+        if self._cert_http is None:
+            # Made on first use, like requests loading the files per request: a missing
+            # certificate fails the refund (nothing sent), not the client's creation.
+            context = httpx.create_ssl_context()
+            context.load_cert_chain(*cert)
+            self._cert_http = self._pool(context)
+        return self._cert_http
+
+    async def _send(self, request: HttpRequest) -> tuple[int, bytes]:
+        request.log_sent()
+        failure: WeChatUnavailableError | None = None
+        status, content = 0, b""
+        try:
+            response = await self._pool_for(request.cert).request(
+                request.method,
+                request.url,
+                params=request.query,
+                content=request.body or None,
+                headers=request.headers,
+            )
+            status, content = response.status_code, response.content
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            failure = _translate(exc, request.endpoint, self.config)
+            if not request.secret:
+                raise failure from exc
+        if failure is not None:
+            # Raised outside the except block so that the httpx error, which holds the
+            # request and so the URL with the app secret, is neither cause nor context.
+            raise failure
+        request.log_received(status, content)
+        return status, content
