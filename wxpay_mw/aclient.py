@@ -286,7 +286,7 @@ class AsyncWeChatClient:
         if cert is None:
             return self._http
         if self._cert_http is None:
-            # Made on first use, like requests loading the files per request: a missing
+            # Made on first use, as requests loads the files per request: a broken
             # certificate fails the refund (nothing sent), not the client's creation.
             context = httpx.create_ssl_context()
             context.load_cert_chain(*cert)

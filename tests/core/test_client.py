@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,6 +51,7 @@ from ._client_fake_wechat import (
     unresponsive_port,
 )
 from ._clients import LIBRARY_LOGGER, Client, Kind, open_client, retries_captured
+from ._tls import Pki, make_pki
 
 UO = "/pay/unifiedorder"
 ORDER: dict[str, Any] = {
@@ -513,6 +515,59 @@ def test_refund_over_https_without_certificate_is_a_config_error(
     with pytest.raises(ConfigError, match="WXPAY_CERT_PATH") as info:
         client.refund(out_refund_no="R1", out_trade_no="T1", total_fee=100, refund_fee=100)
     assert info.value.setting == "WXPAY_CERT_PATH"
+
+
+@pytest.fixture
+def pki(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pki:
+    """A test CA, trusted by both clients the way a host would point them at one."""
+    pki = make_pki(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(pki.ca))  # requests
+    monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))  # httpx
+    return pki
+
+
+def test_refund_presents_the_merchant_certificate_over_mutual_tls(pki: Pki, kind: Kind) -> None:
+    with run_fake_wechat(tls=pki.server_context()) as wechat:
+        wechat.ok("/secapi/pay/refund", refund_id="50000", out_refund_no="R1")
+        wechat.ok("/pay/orderquery", trade_state="REFUND")
+        config = _plain_config(
+            api_base=wechat.base_url,
+            cert_path=str(pki.client_cert),
+            key_path=str(pki.client_key),
+        )
+        with open_client(kind, config) as client:
+            answers = [
+                client.refund(out_refund_no=no, out_trade_no="T1", total_fee=100, refund_fee=50)
+                for no in ("R1", "R2")
+            ]
+            state = client.order_query(out_trade_no="T1")
+
+    assert [a["refund_id"] for a in answers] == ["50000", "50000"]
+    assert state["trade_state"] == "REFUND"
+    refunds = [r for r in wechat.received if r.path == "/secapi/pay/refund"]
+    assert [(r.fields["out_refund_no"], r.client_cert) for r in refunds] == [
+        ("R1", "10000100"),
+        ("R2", "10000100"),
+    ]
+    # Only refunds carry the certificate; other calls go without it.
+    assert wechat.last("/pay/orderquery").client_cert is None
+
+
+def test_an_unusable_merchant_certificate_sends_nothing(
+    pki: Pki, kind: Kind, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n")
+    with run_fake_wechat(tls=pki.server_context()) as wechat:
+        config = _plain_config(
+            api_base=wechat.base_url, cert_path=str(broken), key_path=str(pki.client_key)
+        )
+        with open_client(kind, config) as client, pytest.raises(WeChatUnavailableError) as info:
+            client.refund(out_refund_no="R1", out_trade_no="T1", total_fee=100, refund_fee=100)
+
+    assert info.value.may_have_acted is False
+    assert "nothing was sent" in str(info.value)
+    assert wechat.received == []
 
 
 @pytest.mark.parametrize(
