@@ -20,8 +20,13 @@ import ssl
 from types import TracebackType
 from typing import Self
 
-import anyio
-import httpx
+try:
+    import anyio
+    import httpx
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError(
+        f"AsyncWeChatClient needs httpx ({exc}): pip install 'wxpay-mw[async]'"
+    ) from None
 
 from . import _calls, _paycalls
 from ._calls import HttpRequest, LoginSession

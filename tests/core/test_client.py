@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 
 from wxpay_mw import signing
 from wxpay_mw.aclient import AsyncWeChatClient
@@ -927,6 +928,28 @@ def test_async_client_shares_a_small_pool_between_many_tasks(wechat: FakeWeChat)
 
     assert asyncio.run(main()) == ["SUCCESS"] * 12
     assert {r.fields["out_trade_no"] for r in wechat.received} == {f"T{i}" for i in range(12)}
+
+
+def test_async_client_runs_on_trio_too(wechat: FakeWeChat) -> None:
+    # The ASGI adapters run on trio as well; so must the client (its sandbox-key lock is
+    # anyio's, not asyncio's).
+    _getsignkey(wechat)
+    wechat.key = SANDBOX_KEY
+    wechat.ok("/sandboxnew/pay/orderquery", trade_state="NOTPAY")
+    states: list[str] = []
+
+    async def main() -> None:
+        config = _plain_config(api_base=wechat.base_url, sandbox=True)
+        async with AsyncWeChatClient(config) as client, trio.open_nursery() as nursery:
+            for i in range(4):
+                nursery.start_soon(query, client, f"T{i}")
+
+    async def query(client: AsyncWeChatClient, out_trade_no: str) -> None:
+        states.append((await client.order_query(out_trade_no=out_trade_no))["trade_state"])
+
+    trio.run(main)
+    assert states == ["NOTPAY"] * 4
+    assert wechat.count("/sandboxnew/pay/getsignkey") == 1
 
 
 @pytest.mark.parametrize("cls", [WeChatClient, AsyncWeChatClient])
