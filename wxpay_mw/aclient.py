@@ -38,8 +38,9 @@ from .errors import WeChatUnavailableError
 __all__ = ["AsyncWeChatClient"]
 
 # Failures that certainly came before anything was sent: no connection (refused, DNS,
-# TLS handshake, our certificate refused), no free connection in the pool, a URL httpx
-# cannot send to, or a client certificate file that could not be loaded.
+# a failed TLS handshake), no free connection in the pool, a URL httpx cannot send to,
+# or a client certificate file that could not be loaded. Anything else (ReadError,
+# WriteTimeout, RemoteProtocolError...) may come after WeChat read the request.
 _NOT_SENT = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
