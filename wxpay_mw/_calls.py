@@ -1,7 +1,7 @@
 """WeChat's calls without I/O: the request to send, and what its answer means.
 
 Both clients (``client.WeChatClient`` over requests, ``aclient.AsyncWeChatClient`` over
-httpx) run every call as *build -> send -> judge*. Building (argument checks, signing,
+aiohttp) run every call as *build -> send -> judge*. Building (argument checks, signing,
 URLs) and judging (status, body, return_code, sign, appid / mch_id, err_code) are
 written once, here for login and the sandbox key and in ``_paycalls`` for the Pay API;
 a client only sends an :class:`HttpRequest` and hands back the status and body.
@@ -93,10 +93,12 @@ class HttpRequest:
         _LOG.debug("<- %s HTTP %s, %d bytes", self.endpoint, status, len(content))
 
 
-def client_options(pool_maxsize: object, connect_retries: object) -> None:
+def client_options(
+    pool_size: object, connect_retries: object, *, pool_name: str = "pool_maxsize"
+) -> None:
     """Refuse pool and retry options no client can work with."""
-    if isinstance(pool_maxsize, bool) or not isinstance(pool_maxsize, int) or pool_maxsize < 1:
-        raise ValueError("pool_maxsize must be a positive int")
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise ValueError(f"{pool_name} must be a positive int")
     if (
         isinstance(connect_retries, bool)
         or not isinstance(connect_retries, int)

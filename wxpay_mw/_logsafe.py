@@ -1,9 +1,9 @@
 """Keeping secrets out of log records, including those of the libraries we call.
 
 jscode2session takes the app secret in its query string (WeChat's design), and urllib3
-logs request URLs at DEBUG and, on retries, at WARNING; httpx logs every request's URL at
-INFO. The filter here sits on those libraries' own loggers (and httpcore's), where the
-records are created, so no handler ever sees a secret.
+logs request URLs at DEBUG and, on retries, at WARNING. The filter here sits on the HTTP
+libraries' own loggers (urllib3's, and aiohttp's client loggers for the async client),
+where the records are created, so no handler ever sees a secret.
 """
 
 from __future__ import annotations
@@ -44,12 +44,8 @@ _LIBRARY_LOGGERS: Final = (
     "urllib3.connection",
     "urllib3.poolmanager",
     "urllib3.util.retry",
-    "httpx",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-    "httpcore.socks",
+    "aiohttp.client",
+    "aiohttp.internal",
 )
 _FILTER_LOCK = threading.Lock()
 

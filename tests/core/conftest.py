@@ -9,5 +9,5 @@ from ._clients import KINDS, Kind
 
 @pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest) -> Kind:
-    """Which client the test runs against: "sync" (requests) or "async" (httpx)."""
+    """Which client the test runs against: "sync" (requests) or "async" (aiohttp)."""
     return request.param  # type: ignore[no-any-return]

@@ -1,6 +1,6 @@
 """Both WeChat clients end to end against the offline WeChat simulator.
 
-Every test runs against WeChatClient (requests) and AsyncWeChatClient (httpx, through
+Every test runs against WeChatClient (requests) and AsyncWeChatClient (aiohttp, through
 ``AsyncFacade``): the ``kind`` fixture of tests/core/conftest.py.
 """
 
