@@ -42,8 +42,9 @@ __all__ = [
 _LOG = logging.getLogger("wxpay_mw.client")
 
 _SANDBOX_PREFIX: Final = "/sandboxnew"
-_TIME_EXPIRE = re.compile(r"^\d{14}$")
-_BILL_DATE = re.compile(r"^\d{8}$")
+# \Z, not $: "$" also matches before a final newline ("20240101\n").
+_TIME_EXPIRE = re.compile(r"^\d{14}\Z")
+_BILL_DATE = re.compile(r"^\d{8}\Z")
 _BILL_TYPES: Final = ("ALL", "SUCCESS", "REFUND", "RECHARGE_REFUND")
 # Set by the client on every request; a caller's ``extra`` may not override them.
 _RESERVED: Final = frozenset({"appid", "mch_id", "nonce_str", "sign", "sign_type"})

@@ -126,6 +126,9 @@ class WeChatClient:
     def sandbox_signkey(self) -> str:
         """The sandbox signing key, from ``/sandboxnew/pay/getsignkey`` (fetched once).
 
+        Sandbox mode (WXPAY_SANDBOX) is for the simulator only: WeChat took its
+        ``/sandboxnew`` service offline in 2022.
+
         The request is signed with the production API key (MD5), as WeChat requires.
         Concurrent first calls wait for one fetch.
         """
@@ -206,7 +209,7 @@ class WeChatClient:
     def close_order(self, out_trade_no: str) -> dict[str, str]:
         """Close an unpaid order (``/pay/closeorder``).
 
-        WeChat refuses within 5 minutes of placing it. Raises
+        WeChat has no minimum age for closing: an order may be closed at once. Raises
         :class:`~wxpay_mw.errors.OrderPaidError` if it was paid meanwhile (treat as paid)
         and :class:`~wxpay_mw.errors.OrderClosedError` if already closed.
         """
@@ -229,7 +232,7 @@ class WeChatClient:
         refund notification. After a failure or an unknown outcome, retry with the *same*
         ``out_refund_no``: WeChat refunds one out_refund_no only once. ``notify_url``
         defaults to WXPAY_REFUND_NOTIFY_URL. Needs WXPAY_CERT_PATH / WXPAY_KEY_PATH, except
-        against a plain-http api_base (the simulator) or in sandbox mode.
+        against a plain-http api_base (the simulator) or in sandbox mode (simulator only).
         """
         call = _paycalls.refund(
             self.config,
