@@ -85,7 +85,10 @@ def open_client(kind: Kind, config: WxPayConfig, **options: Any) -> Client:
     """A WeChatClient, or an AsyncWeChatClient behind its facade."""
     if kind == "sync":
         return WeChatClient(config, **options)
-    return AsyncFacade(config, **options)
+    if kind == "async":
+        return AsyncFacade(config, **options)
+    # A test parametrized with its own "kind" hides the fixture; fail, never guess.
+    raise ValueError(f"unknown client kind {kind!r}")
 
 
 # Where and at which level each client records trying a connection again: urllib3 at

@@ -171,7 +171,7 @@ def test_sandbox_uses_the_sandbox_key(sim: Simulator, shop: FakeWeChat, make: Ma
 
 
 @pytest.mark.parametrize(
-    ("kind", "cls"),
+    ("fault", "cls"),
     [
         pytest.param("bad_sign", ResponseSignatureError, id="bad-sign"),
         pytest.param("malformed_xml", WeChatUnavailableError, id="malformed-xml"),
@@ -180,9 +180,9 @@ def test_sandbox_uses_the_sandbox_key(sim: Simulator, shop: FakeWeChat, make: Ma
     ],
 )
 def test_simulator_faults(
-    sim: Simulator, shop: FakeWeChat, make: Make, kind: str, cls: type[WeChatUnavailableError]
+    sim: Simulator, shop: FakeWeChat, make: Make, fault: str, cls: type[WeChatUnavailableError]
 ) -> None:
-    sim.add_fault("/pay/unifiedorder", kind, count=1)
+    sim.add_fault("/pay/unifiedorder", fault, count=1)
     with make() as client:
         openid = client.code2session(sim.login()).openid
         with pytest.raises(cls) as info:
