@@ -159,6 +159,9 @@ class AsyncWeChatClient:
     async def sandbox_signkey(self) -> str:
         """The sandbox signing key, from ``/sandboxnew/pay/getsignkey`` (fetched once).
 
+        Sandbox mode (WXPAY_SANDBOX) is for the simulator only: WeChat took its
+        ``/sandboxnew`` service offline in 2022.
+
         The request is signed with the production API key (MD5), as WeChat requires.
         Concurrent first calls wait for one fetch.
         """
