@@ -22,61 +22,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import logging
-import os
-import ssl
 from types import TracebackType
 from typing import Self
 
-import certifi
-
 try:
-    import aiohttp
+    from ._aiosend import AioSender
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError(
         f"AsyncWeChatClient needs aiohttp ({exc}): pip install 'wxpay-mw[async]'"
     ) from None
 
 from . import _calls, _paycalls
-from ._calls import HttpRequest, LoginSession
+from ._calls import LoginSession
 from ._logsafe import install_redaction
-from ._transport import unavailable
 from .config import WxPayConfig
-from .errors import WeChatUnavailableError
 
 __all__ = ["AsyncWeChatClient"]
-
-_LOG = logging.getLogger("wxpay_mw.client")
-
-# Raised before anything was sent: the connection could not be opened (refused, DNS, a
-# failed TLS handshake, no free connection in time), so the call may be repeated.
-_CONNECT_FAILED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
-# Not sent either: a URL aiohttp cannot send to. Anything else (a reset or a
-# disconnect, a read timeout, a broken body...) may come after WeChat read the request.
-_NOT_SENT = (*_CONNECT_FAILED, aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError)
-# Seconds before the first repeat of a failed connect, doubling after; urllib3's
-# backoff for the synchronous client is alike.
-_BACKOFF = 0.1
-
-
-def _translate(exc: Exception, endpoint: str, config: WxPayConfig) -> WeChatUnavailableError:
-    return unavailable(
-        endpoint,
-        config,
-        exc,
-        sent=not isinstance(exc, _NOT_SENT),
-        timed_out=isinstance(exc, aiohttp.SocketTimeoutError),
-    )
-
-
-def _trusted() -> ssl.SSLContext:
-    """The CAs a server certificate must chain to: SSL_CERT_FILE / SSL_CERT_DIR when set
-    (as OpenSSL reads them), else certifi's, as requests uses."""
-    cafile = os.environ.get("SSL_CERT_FILE") or None
-    capath = os.environ.get("SSL_CERT_DIR") or None
-    if cafile is None and capath is None:
-        cafile = certifi.where()
-    return ssl.create_default_context(cafile=cafile, capath=capath)
 
 
 class AsyncWeChatClient:
@@ -109,18 +70,9 @@ class AsyncWeChatClient:
     ) -> None:
         _calls.client_options(max_connections, connect_retries, pool_name="max_connections")
         self.config = config
-        self._max_connections = max_connections
-        self._retries = connect_retries
-        self._timeout = aiohttp.ClientTimeout(
-            # connect: waiting for a free connection and opening it; sock_connect: one
-            # attempt at opening it; sock_read: each wait for data from WeChat.
-            connect=config.connect_timeout + config.read_timeout,
-            sock_connect=config.connect_timeout,
-            sock_read=config.read_timeout,
+        self._sender = AioSender(
+            config, max_connections=max_connections, connect_retries=connect_retries
         )
-        self._trusted = _trusted()
-        self._with_cert: ssl.SSLContext | None = None
-        self._session: aiohttp.ClientSession | None = None
         self._sandbox_key: str | None = None
         self._sandbox_lock = asyncio.Lock()
         install_redaction()
@@ -129,8 +81,7 @@ class AsyncWeChatClient:
 
     async def aclose(self) -> None:
         """Close the pooled connections. The client must not be used afterwards."""
-        if self._session is not None:
-            await self._session.close()
+        await self._sender.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -170,7 +121,7 @@ class AsyncWeChatClient:
             return key
         async with self._sandbox_lock:
             if self._sandbox_key is None:
-                status, content = await self._send(_calls.signkey(self.config))
+                status, content = await self._sender.send(_calls.signkey(self.config))
                 self._sandbox_key = _calls.judge_signkey(self.config, status, content)
             return self._sandbox_key
 
@@ -182,7 +133,7 @@ class AsyncWeChatClient:
         As :meth:`WeChatClient.code2session <wxpay_mw.client.WeChatClient.code2session>`:
         never repeated once it may have reached WeChat (a code is single use).
         """
-        status, content = await self._send(_calls.login(self.config, code))
+        status, content = await self._sender.send(_calls.login(self.config, code))
         return _calls.judge_login(status, content)
 
     # -- pay
@@ -281,86 +232,12 @@ class AsyncWeChatClient:
         """The day's transaction bill (``/pay/downloadbill``) as WeChat's text table."""
         call = _paycalls.download_bill(bill_date, bill_type)
         key = await self.signing_key()
-        status, content = await self._send(_paycalls.signed(self.config, call, key))
+        status, content = await self._sender.send(_paycalls.signed(self.config, call, key))
         return _paycalls.judge_bill(status, content)
 
-    # -- sending: the only part that differs from WeChatClient
+    # -- sending (_aiosend): the only part that differs from WeChatClient
 
     async def _call(self, call: _paycalls.PayCall) -> dict[str, str]:
         key = await self.signing_key()
-        status, content = await self._send(_paycalls.signed(self.config, call, key))
+        status, content = await self._sender.send(_paycalls.signed(self.config, call, key))
         return _paycalls.judge(self.config, call, key, status, content)
-
-    def _tls(self, cert: tuple[str, str] | None) -> ssl.SSLContext:
-        if cert is None:
-            return self._trusted
-        if self._with_cert is None:
-            # Loaded on the first refund, as requests loads the files per request: a
-            # broken certificate fails the refund (nothing sent), not the client.
-            context = _trusted()
-            context.load_cert_chain(*cert)
-            self._with_cert = context
-        return self._with_cert
-
-    def _pool(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            # trust_env: proxies from HTTP(S)_PROXY, as requests does.
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections),
-                timeout=self._timeout,
-                headers={"User-Agent": "wxpay-mw"},
-                trust_env=True,
-            )
-        return self._session
-
-    async def _exchange(self, request: HttpRequest, tls: ssl.SSLContext) -> tuple[int, bytes]:
-        """One request and its whole answer; a failed connect is tried again."""
-        attempt = 0
-        while True:
-            try:
-                async with self._pool().request(
-                    request.method,
-                    request.url,
-                    params=request.query,
-                    data=request.body or None,
-                    headers=request.headers,
-                    ssl=tls,
-                    allow_redirects=False,
-                ) as response:
-                    return response.status, await response.read()
-            except _CONNECT_FAILED as exc:
-                if attempt == self._retries:
-                    raise
-                attempt += 1
-                # Nothing was sent: repeating is safe even for a POST.
-                _LOG.warning(
-                    "%s: could not connect (%s); trying again (%d of %d)",
-                    request.endpoint,
-                    type(exc).__name__,
-                    attempt,
-                    self._retries,
-                )
-                await asyncio.sleep(_BACKOFF * 2 ** (attempt - 1))
-
-    async def _send(self, request: HttpRequest) -> tuple[int, bytes]:
-        request.log_sent()
-        try:
-            tls = self._tls(request.cert)
-        except OSError as exc:  # ssl.SSLError too: a certificate file that cannot be used
-            raise unavailable(
-                request.endpoint, self.config, exc, sent=False, timed_out=False
-            ) from exc
-        failure: WeChatUnavailableError | None = None
-        status, content = 0, b""
-        try:
-            status, content = await self._exchange(request, tls)
-        except aiohttp.ClientError as exc:
-            failure = _translate(exc, request.endpoint, self.config)
-            if not request.secret:
-                raise failure from exc
-        if failure is not None:
-            # Raised outside the except block so that aiohttp's error, which may name
-            # the URL with the app secret, is neither the cause nor the context.
-            raise failure
-        request.log_received(status, content)
-        return status, content

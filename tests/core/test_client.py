@@ -560,7 +560,7 @@ def test_async_client_trusts_certifi_unless_told_otherwise(
 ) -> None:
     # As requests: certifi's CAs by default (a slim container may have no system store),
     # the CAs in SSL_CERT_FILE when a host sets it.
-    from wxpay_mw.aclient import _trusted
+    from wxpay_mw._aiosend import _trusted
 
     told = _trusted()
     assert [c["subject"] for c in told.get_ca_certs()] == [((("commonName", "wxpay-mw test CA"),),)]
