@@ -1,8 +1,9 @@
 """Keeping secrets out of log records, including those of the libraries we call.
 
 jscode2session takes the app secret in its query string (WeChat's design), and urllib3
-logs request URLs at DEBUG and, on retries, at WARNING. The filter here sits on urllib3's
-own loggers, where those records are created, so no handler ever sees a secret.
+logs request URLs at DEBUG and, on retries, at WARNING. The filter here sits on the HTTP
+libraries' own loggers (urllib3's, and aiohttp's client loggers for the async client),
+where the records are created, so no handler ever sees a secret.
 """
 
 from __future__ import annotations
@@ -24,12 +25,7 @@ def redact(text: str) -> str:
 
 
 class _RedactSecrets(logging.Filter):
-    """Redacts ``secret=`` in urllib3's own log records.
-
-    jscode2session takes the app secret in its query string (WeChat's design), and
-    urllib3 logs request URLs at DEBUG and on retries at WARNING. The filter sits on
-    urllib3's loggers, where those records are created, so no handler ever sees them.
-    """
+    """Redacts ``secret=`` in the HTTP libraries' own log records (see the module)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
@@ -42,18 +38,21 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
-_URLLIB3_LOGGERS: Final = (
+# A filter on a logger sees only records created on that very logger, so each is named.
+_LIBRARY_LOGGERS: Final = (
     "urllib3.connectionpool",
     "urllib3.connection",
     "urllib3.poolmanager",
     "urllib3.util.retry",
+    "aiohttp.client",
+    "aiohttp.internal",
 )
 _FILTER_LOCK = threading.Lock()
 
 
 def install_redaction() -> None:
     with _FILTER_LOCK:
-        for name in _URLLIB3_LOGGERS:
+        for name in _LIBRARY_LOGGERS:
             logger = logging.getLogger(name)
             if not any(isinstance(f, _RedactSecrets) for f in logger.filters):
                 logger.addFilter(_RedactSecrets())

@@ -15,7 +15,7 @@ from ._logsafe import redact
 from .config import WxPayConfig
 from .errors import WeChatUnavailableError
 
-__all__ = ["bad_status", "fail_hint", "garbled", "translate"]
+__all__ = ["bad_status", "fail_hint", "garbled", "translate", "unavailable"]
 
 
 def _reason(exc: BaseException) -> BaseException:
@@ -49,18 +49,35 @@ def _nothing_sent(exc: BaseException) -> bool:
 
 
 def translate(exc: BaseException, endpoint: str, config: WxPayConfig) -> WeChatUnavailableError:
-    reason = _reason(exc)
-    # The text of a requests error holds the URL, which for jscode2session holds the
-    # app secret: only a redacted form ever goes into our message.
+    """The WeChatUnavailableError for an exception of requests (or urllib3)."""
+    return unavailable(
+        endpoint,
+        config,
+        _reason(exc),
+        sent=not _nothing_sent(exc),
+        timed_out=isinstance(exc, requests.ReadTimeout),
+    )
+
+
+def unavailable(
+    endpoint: str, config: WxPayConfig, reason: BaseException, *, sent: bool, timed_out: bool
+) -> WeChatUnavailableError:
+    """The error for a transport failure, whichever HTTP library met it.
+
+    ``sent``: the request may have reached WeChat. ``timed_out``: it was sent and no
+    answer came within the read timeout.
+    """
+    # The text of an HTTP library's error may hold the URL, which for jscode2session
+    # holds the app secret: only a redacted form ever goes into our message.
     detail = redact(f"{type(reason).__name__}: {reason}")[:300]
-    if _nothing_sent(exc):
+    if not sent:
         return WeChatUnavailableError(
             f"could not reach WeChat ({detail}); nothing was sent, so the call may be "
             "repeated safely",
             endpoint=endpoint,
             may_have_acted=False,
         )
-    if isinstance(exc, requests.ReadTimeout):
+    if timed_out:
         message = (
             f"no answer within {config.read_timeout:g} s; WeChat may have acted on the request: "
             "check the outcome (orderquery / refundquery) before repeating it"

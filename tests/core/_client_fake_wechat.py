@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -37,6 +38,8 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    # Over TLS: the common name of the client certificate presented, if any.
+    client_cert: str | None = None
 
     @property
     def fields(self) -> dict[str, str]:
@@ -141,6 +144,7 @@ def _handler(state: FakeWeChat) -> type[BaseHTTPRequestHandler]:
                 query={k: v[0] for k, v in parse_qs(url.query).items()},
                 headers=dict(self.headers.items()),
                 body=body,
+                client_cert=_client_cert(self.connection),
             )
             reply = state.answer(received)
             if reply.delay:
@@ -164,6 +168,15 @@ def _handler(state: FakeWeChat) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _client_cert(connection: socket.socket) -> str | None:
+    if not isinstance(connection, ssl.SSLSocket):
+        return None
+    peer = connection.getpeercert()
+    if not peer:
+        return None
+    return next(value for rdn in peer["subject"] for key, value in rdn if key == "commonName")
+
+
 class _Server(ThreadingHTTPServer):
     # Concurrency tests connect many at once; the default backlog of 5 would drop SYNs.
     request_queue_size = 64
@@ -174,11 +187,20 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def run_fake_wechat(**kw: Any) -> Iterator[FakeWeChat]:
-    """Serve a FakeWeChat on a free local port for the duration of the block."""
+def run_fake_wechat(*, tls: ssl.SSLContext | None = None, **kw: Any) -> Iterator[FakeWeChat]:
+    """Serve a FakeWeChat on a free local port for the duration of the block
+    (over HTTPS with ``tls``)."""
     state = FakeWeChat(**kw)
     server = _Server(("127.0.0.1", 0), _handler(state))
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        # The handshake happens in the handler's thread, on its first read, so that a
+        # client failing it never holds up the accepting thread.
+        server.socket = tls.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        scheme = "https"
+    state.base_url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

@@ -1,15 +1,18 @@
-"""WeChatClient end to end against the offline WeChat simulator."""
+"""Both WeChat clients end to end against the offline WeChat simulator.
+
+Every test runs against WeChatClient (requests) and AsyncWeChatClient (aiohttp, through
+``AsyncFacade``): the ``kind`` fixture of tests/core/conftest.py.
+"""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from wxpay_mw import signing
-from wxpay_mw.client import WeChatClient
 from wxpay_mw.errors import (
     LoginError,
     OrderClosedError,
@@ -22,7 +25,9 @@ from wxpay_mw.simulator import Merchant, Simulator, run_simulator
 from wxpay_mw.xmlmsg import to_xml
 
 from ._client_fake_wechat import FakeWeChat, Reply, run_fake_wechat
+from ._clients import Client, Kind, open_client
 
+Make = Callable[..., Client]
 ACK = Reply(to_xml({"return_code": "SUCCESS", "return_msg": "OK"}))
 
 
@@ -42,10 +47,16 @@ def sim(shop: FakeWeChat) -> Iterator[Simulator]:
         yield simulator
 
 
-def _client(sim: Simulator, shop: FakeWeChat, **overrides: Any) -> WeChatClient:
-    settings: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 1.0, **overrides}
-    config = sim.config(notify_url=shop.base_url + "/wxpay/notify", **settings)
-    return WeChatClient(config)
+@pytest.fixture
+def make(sim: Simulator, shop: FakeWeChat, kind: Kind) -> Make:
+    """A client of ``kind`` on the simulator, with notifications going to ``shop``."""
+
+    def client(**overrides: Any) -> Client:
+        settings: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 1.0, **overrides}
+        config = sim.config(notify_url=shop.base_url + "/wxpay/notify", **settings)
+        return open_client(kind, config)
+
+    return client
 
 
 def _order(openid: str, out_trade_no: str = "E2E0001", total_fee: int = 101) -> dict[str, Any]:
@@ -58,7 +69,7 @@ def _order(openid: str, out_trade_no: str = "E2E0001", total_fee: int = 101) -> 
     }
 
 
-def _pay(sim: Simulator, client: WeChatClient, prepay_id: str) -> dict[str, str]:
+def _pay(sim: Simulator, client: Client, prepay_id: str) -> dict[str, str]:
     params = signing.request_payment_params(
         appid=client.config.appid,
         key=client.signing_key(),
@@ -69,8 +80,10 @@ def _pay(sim: Simulator, client: WeChatClient, prepay_id: str) -> dict[str, str]
 
 
 @pytest.mark.parametrize("sign_type", ["MD5", "HMAC-SHA256"])
-def test_login_order_pay_query(sim: Simulator, shop: FakeWeChat, sign_type: str) -> None:
-    with _client(sim, shop, sign_type=sign_type) as client:
+def test_login_order_pay_query(
+    sim: Simulator, shop: FakeWeChat, make: Make, sign_type: str
+) -> None:
+    with make(sign_type=sign_type) as client:
         session = client.code2session(sim.login())
         answer = client.unified_order(**_order(session.openid))
         assert client.order_query(out_trade_no="E2E0001")["trade_state"] == "NOTPAY"
@@ -90,16 +103,16 @@ def test_login_order_pay_query(sim: Simulator, shop: FakeWeChat, sign_type: str)
             client.unified_order(**_order(session.openid))
 
 
-def test_a_login_code_is_single_use(sim: Simulator, shop: FakeWeChat) -> None:
+def test_a_login_code_is_single_use(sim: Simulator, shop: FakeWeChat, make: Make) -> None:
     code = sim.login()
-    with _client(sim, shop) as client:
+    with make() as client:
         client.code2session(code)
         with pytest.raises(LoginError):
             client.code2session(code)
 
 
-def test_close_order(sim: Simulator, shop: FakeWeChat) -> None:
-    with _client(sim, shop) as client:
+def test_close_order(sim: Simulator, shop: FakeWeChat, make: Make) -> None:
+    with make() as client:
         openid = client.code2session(sim.login()).openid
         client.unified_order(**_order(openid, "E2ECLOSE"))
         client.close_order("E2ECLOSE")
@@ -108,8 +121,8 @@ def test_close_order(sim: Simulator, shop: FakeWeChat) -> None:
             client.close_order("E2ECLOSE")
 
 
-def test_refund_and_refund_query(sim: Simulator, shop: FakeWeChat) -> None:
-    with _client(sim, shop) as client:
+def test_refund_and_refund_query(sim: Simulator, shop: FakeWeChat, make: Make) -> None:
+    with make() as client:
         openid = client.code2session(sim.login()).openid
         prepay = client.unified_order(**_order(openid, "E2EREFUND", 500))["prepay_id"]
         _pay(sim, client, prepay)
@@ -124,14 +137,14 @@ def test_refund_and_refund_query(sim: Simulator, shop: FakeWeChat) -> None:
         assert query["refund_status_0"] in ("PROCESSING", "SUCCESS")
 
 
-def test_unknown_order_is_a_wechat_error(sim: Simulator, shop: FakeWeChat) -> None:
-    with _client(sim, shop) as client, pytest.raises(WeChatError) as info:
+def test_unknown_order_is_a_wechat_error(sim: Simulator, shop: FakeWeChat, make: Make) -> None:
+    with make() as client, pytest.raises(WeChatError) as info:
         client.order_query(out_trade_no="NEVERPLACED")
     assert info.value.code == "ORDERNOTEXIST"
 
 
-def test_download_bill(sim: Simulator, shop: FakeWeChat) -> None:
-    with _client(sim, shop) as client:
+def test_download_bill(sim: Simulator, shop: FakeWeChat, make: Make) -> None:
+    with make() as client:
         openid = client.code2session(sim.login()).openid
         prepay = client.unified_order(**_order(openid, "E2EBILL"))["prepay_id"]
         _pay(sim, client, prepay)
@@ -144,8 +157,8 @@ def test_download_bill(sim: Simulator, shop: FakeWeChat) -> None:
         assert info.value.code == "FAIL"
 
 
-def test_sandbox_uses_the_sandbox_key(sim: Simulator, shop: FakeWeChat) -> None:
-    with _client(sim, shop, sandbox=True) as client:
+def test_sandbox_uses_the_sandbox_key(sim: Simulator, shop: FakeWeChat, make: Make) -> None:
+    with make(sandbox=True) as client:
         assert client.signing_key() == sim.merchant.sandbox_key
         openid = client.code2session(sim.login()).openid
         prepay = client.unified_order(**_order(openid, "E2ESANDBOX"))["prepay_id"]
@@ -159,7 +172,7 @@ def test_sandbox_uses_the_sandbox_key(sim: Simulator, shop: FakeWeChat) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "cls"),
+    ("fault", "cls"),
     [
         pytest.param("bad_sign", ResponseSignatureError, id="bad-sign"),
         pytest.param("malformed_xml", WeChatUnavailableError, id="malformed-xml"),
@@ -168,10 +181,10 @@ def test_sandbox_uses_the_sandbox_key(sim: Simulator, shop: FakeWeChat) -> None:
     ],
 )
 def test_simulator_faults(
-    sim: Simulator, shop: FakeWeChat, kind: str, cls: type[WeChatUnavailableError]
+    sim: Simulator, shop: FakeWeChat, make: Make, fault: str, cls: type[WeChatUnavailableError]
 ) -> None:
-    sim.add_fault("/pay/unifiedorder", kind, count=1)
-    with _client(sim, shop) as client:
+    sim.add_fault("/pay/unifiedorder", fault, count=1)
+    with make() as client:
         openid = client.code2session(sim.login()).openid
         with pytest.raises(cls) as info:
             client.unified_order(**_order(openid, "E2EFAULT"))
@@ -181,9 +194,9 @@ def test_simulator_faults(
         assert client.unified_order(**_order(openid, "E2EFAULT"))["prepay_id"]
 
 
-def test_simulator_timeout_is_not_retried(sim: Simulator, shop: FakeWeChat) -> None:
+def test_simulator_timeout_is_not_retried(sim: Simulator, shop: FakeWeChat, make: Make) -> None:
     sim.add_fault("/pay/orderquery", "timeout", seconds=0.5, count=1)
-    with _client(sim, shop, read_timeout=0.2) as client:
+    with make(read_timeout=0.2) as client:
         openid = client.code2session(sim.login()).openid
         client.unified_order(**_order(openid, "E2ETIMEOUT"))
         with pytest.raises(WeChatUnavailableError) as info:
