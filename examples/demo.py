@@ -32,10 +32,11 @@ from starlette.staticfiles import StaticFiles
 from wxpay_mw.adapters.asgi import WxPayMiddleware
 
 from wxpay_mw import WxPay
+from wxpay_mw.aclient import AsyncWeChatClient
 from wxpay_mw.simulator import Simulator, run_simulator
+from wxpay_mw.store import AsyncOrderStore
 
-from .catalogue import PRODUCTS, Catalogue
-from .store import OrderStore
+from .catalogue import PRODUCTS, AsyncCatalogue
 
 STATIC = Path(__file__).with_name("static")
 MERCHANT = "wxpay-mw demo shop"
@@ -51,7 +52,7 @@ SIMULATOR_PATHS = (
 )
 
 
-def build_app(wxpay: WxPay, simulator: Simulator) -> Starlette:
+def build_app(wxpay: WxPay, simulator: Simulator, catalogue: AsyncCatalogue) -> Starlette:
     """The demo shop: the page, its product list, /wxpay and the simulator proxy."""
     session = requests.Session()
 
@@ -80,8 +81,12 @@ def build_app(wxpay: WxPay, simulator: Simulator) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await catalogue.create_tables()
         yield
         session.close()
+        if wxpay.aclient is not None:
+            await wxpay.aclient.aclose()
+        await catalogue.async_store.dispose()
 
     return Starlette(
         routes=[
@@ -100,15 +105,18 @@ def build_app(wxpay: WxPay, simulator: Simulator) -> Starlette:
 
 
 @contextlib.contextmanager
-def demo_shop(port: int, data: Path) -> Iterator[tuple[WxPay, Simulator]]:
-    """The simulator and a WxPay wired to it, the store and the catalogue."""
+def demo_shop(port: int, data: Path) -> Iterator[tuple[WxPay, Simulator, AsyncCatalogue]]:
+    """The simulator and a WxPay wired to it: the packaged async store, the catalogue and
+    the async WeChat client, so every hook is awaited on the event loop."""
     data.mkdir(parents=True, exist_ok=True)
-    store = OrderStore(f"sqlite:///{data / 'orders.db'}")
+    store = AsyncOrderStore(f"sqlite:///{data / 'orders.db'}")
     # time_factor: WeChat's notification retries (15 s, 15 s, 30 s...) run 20 times faster.
     with run_simulator(time_factor=0.05) as simulator:
         config = simulator.config(notify_url=f"http://127.0.0.1:{port}/wxpay/notify")
-        with WxPay(config, store, Catalogue(store, merchant=MERCHANT)) as wxpay:
-            yield wxpay, simulator
+        catalogue = AsyncCatalogue(store, merchant=MERCHANT)
+        aclient = AsyncWeChatClient(config)
+        with WxPay(config, store, catalogue, aclient=aclient) as wxpay:
+            yield wxpay, simulator, catalogue
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
             "try --port 8001 or DEMO_PORT=8001"
         ) from None
     port = sock.getsockname()[1]
-    with sock, demo_shop(port, args.data) as (wxpay, simulator):
+    with sock, demo_shop(port, args.data) as (wxpay, simulator, catalogue):
         url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{port}/"
         print(
             f"\n  wxpay-mw demo shop:  {url}\n"
@@ -143,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
             f"  Stop with Ctrl-C.\n",
             flush=True,
         )
-        server = uvicorn.Server(uvicorn.Config(build_app(wxpay, simulator), log_level="info"))
+        app = build_app(wxpay, simulator, catalogue)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
         server.run(sockets=[sock])
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 from wxpay_mw import WxPayConfig
 from wxpay_mw.simulator import run_simulator
+from wxpay_mw.store import OrderStore
 
-from .store import OrderStore
-
-__all__ = ["HOST", "PORT", "open_store", "wechat"]
+__all__ = ["HOST", "PORT", "database_url", "open_store", "wechat"]
 
 HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = int(os.environ.get("PORT", "8000"))
@@ -36,13 +35,18 @@ HOWTO = """
 """
 
 
-def open_store() -> OrderStore:
-    """The reference store at ``DATABASE_URL`` (default: SQLite in demo-data/)."""
+def database_url() -> str:
+    """``DATABASE_URL``, or SQLite in demo-data/."""
     url = os.environ.get("DATABASE_URL")
     if url is None:
         Path("demo-data").mkdir(exist_ok=True)
         url = "sqlite:///demo-data/shop.db"
-    return OrderStore(url)
+    return url
+
+
+def open_store() -> OrderStore:
+    """The packaged store at :func:`database_url`, its tables created if need be."""
+    return OrderStore(database_url()).create_all()
 
 
 @contextmanager

@@ -108,10 +108,10 @@ def test_buy_and_pay_through_the_demo_page(
 
     with closing(sqlite3.connect(database)) as db:
         row = db.execute(
-            "SELECT status, total_fee, transaction_id FROM orders WHERE out_trade_no = ?",
+            "SELECT status, total_fee, transaction_id FROM wxpay_orders WHERE out_trade_no = ?",
             (out_trade_no,),
         ).fetchone()
-        fulfilled = db.execute("SELECT COUNT(*) FROM fulfilments").fetchone()[0]
+        fulfilled = db.execute("SELECT COUNT(*) FROM shipments").fetchone()[0]
     assert row == ("paid", 1280, transaction_id)
     assert fulfilled == 1
     assert (tmp_path / "paid.png").stat().st_size > 0
