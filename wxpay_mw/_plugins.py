@@ -11,6 +11,7 @@ Three rules, each closing a way a payment was once lost in silence:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import types
@@ -42,6 +43,7 @@ REQUIRED_HOOKS: Final[dict[str, str]] = {
 _HOOKABLE = (types.FunctionType, types.MethodType, staticmethod, classmethod)
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every hook call on the async path
 def is_async_impl(impl: pluggy.HookImpl) -> bool:
     """True when calling ``impl`` gives an awaitable: ``async def``, or a plain wrapper
     (``functools.wraps``) around one."""

@@ -178,6 +178,13 @@ class Flow:
         self.hook = hook
         self.gate = QueryGate(status_query_interval, status_query_concurrency)
 
+    def _key(self) -> Steps[str]:
+        """The key that signs and verifies: the API key, or the sandbox's (asked once)."""
+        if not self.config.sandbox:
+            return self.config.api_key  # no call to make: no thread hop on async hosts
+        key: str = yield WeChatCall("signing_key", {})
+        return key
+
     # -- prepay -----------------------------------------------------------------------
 
     def prepay(
@@ -223,7 +230,7 @@ class Flow:
                 sign_type=sign_type,
             )
             yield HookCall("wxpay_order_prepaid", {"order": order, "prepay_id": prepay_id})
-        key = yield WeChatCall("signing_key", {})
+        key = yield from self._key()
         params = signing.request_payment_params(
             appid=self.config.appid, key=key, prepay_id=prepay_id, sign_type=sign_type
         )
@@ -346,7 +353,7 @@ class Flow:
         # The sign is checked before anything depends on whether the order exists, so a
         # forger cannot probe for order numbers: the sign type comes from the order when
         # known, else from the message itself.
-        key = yield WeChatCall("signing_key", {})
+        key = yield from self._key()
         check_sign(fields, key, order.sign_type if order else None, self.config.sign_type)
         check_merchant(self.config, fields)
         if order is None:
@@ -416,7 +423,7 @@ class Flow:
         if fields.get("return_code") != "SUCCESS":
             raise Rejected("return_fail", detail=f"return_code is {fields.get('return_code')!r}")
         check_merchant(self.config, fields)
-        key = yield WeChatCall("signing_key", {})
+        key = yield from self._key()
         try:
             info = decrypt_req_info(fields.get("req_info", ""), key)
         except SignatureError as exc:
