@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["SERVERS", "Server", "free_port", "running", "server_command"]
 
@@ -32,11 +33,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(kind: str, target: str, port: int, *, threads: int = WSGI_THREADS) -> list[str]:
+def server_command(
+    kind: str, target: str, port: int, *, threads: int = WSGI_THREADS, http: str = "h11"
+) -> list[str]:
     """The command line serving ``target`` (``module:factory``) with server ``kind``.
 
-    ``uvicorn``: one process, no reload, no access log (the default HTTP parser that is
-    installed: h11 unless httptools is). ``gunicorn``: one gthread worker (keep-alive
+    ``uvicorn``: one process, no reload, no access log, HTTP parser ``http`` (``h11`` or
+    ``httptools``; named, so that installing httptools does not change what the other
+    figures measure). ``gunicorn``: one gthread worker (keep-alive
     capable; the sync worker closes every connection). ``waitress``: one process,
     ``threads`` threads.
     """
@@ -45,6 +49,7 @@ def server_command(kind: str, target: str, port: int, *, threads: int = WSGI_THR
         return [
             py, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log",
+            "--http", http,
         ]  # fmt: skip
     if kind == "gunicorn":
         module, _, factory = target.partition(":")
@@ -73,6 +78,7 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    _worker: Any = None
 
     def worker_pid(self) -> int:
         """The pid that handles requests (gunicorn's one worker, else the process)."""
@@ -87,6 +93,15 @@ class Server:
                 return int(children[0].pid)
             time.sleep(0.05)
         raise RuntimeError("gunicorn started no worker")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the request-handling process has used so far."""
+        import psutil
+
+        if self._worker is None:
+            self._worker = psutil.Process(self.worker_pid())
+        times = self._worker.cpu_times()
+        return float(times.user + times.system)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -139,6 +154,7 @@ def running(
     log_dir: Path,
     *,
     threads: int = WSGI_THREADS,
+    http: str = "h11",
     ready_path: str = "/health",
     timeout: float = 30.0,
 ) -> Iterator[Server]:
@@ -148,7 +164,7 @@ def running(
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            server_command(kind, target, port, threads=threads),
+            server_command(kind, target, port, threads=threads, http=http),
             cwd=ROOT,
             env=full_env,
             stdout=fh,
