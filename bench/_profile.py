@@ -1,11 +1,12 @@
 """Where a server's CPU goes per request, by stage: py-spy on the running worker process.
 
-``py-spy record`` samples the worker's Python stacks (``--nonblocking``: the process is
-never paused, so the measured run is hardly disturbed; idle threads are not sampled)
-while the load generator sends notifications. Each sample is put in one stage by its
-innermost frame that belongs to a known place (innermost first, so h11 called from
-Starlette's ``send`` is the HTTP server, and an MD5 called from ``check_sign`` is
-verify). The shares times the server's measured CPU per request give microseconds.
+``py-spy record`` samples the worker's Python stacks while the load generator sends
+notifications: ``--nonblocking`` (the process is never paused) and ``--gil`` (only the
+thread holding the GIL, the one running Python); stacks that end in a wait are dropped
+too. Each sample goes to one stage by its innermost frame that belongs to a known place
+(innermost first, so h11 called from Starlette's ``send`` is the HTTP server, and an MD5
+called from ``check_sign`` is verify). The shares times the server's measured CPU per
+request give microseconds.
 """
 
 from __future__ import annotations
@@ -67,8 +68,17 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+#: Innermost frames of a thread that waits (for work, a lock, the selector), not runs.
+_WAITING = re.compile(r"^(\S*\.)?(wait|select|_worker|_wait_for_tstate_lock|acquire) \(")
+
+
 def stage_of(frames: list[str]) -> str:
-    """The stage of one sampled stack (``frames`` from the root to the innermost)."""
+    """The stage of one sampled stack (``frames`` from the root to the innermost).
+
+    "waiting" for a thread blocked in a wait (not CPU; left out of the shares).
+    """
+    if frames and _WAITING.match(frames[-1]):
+        return "waiting"
     for frame in reversed(frames):
         if frame.split(" ", 1)[0] in _HOP_FUNCS:
             return "thread hop"
@@ -78,16 +88,17 @@ def stage_of(frames: list[str]) -> str:
     return "HTTP server"
 
 
-def _shares(raw: str) -> dict[str, float]:
+def _shares(raw: str) -> tuple[dict[str, float], int]:
     counts: dict[str, int] = {}
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         stage = stage_of(stack.split(";"))
-        counts[stage] = counts.get(stage, 0) + int(count)
+        if stage != "waiting":
+            counts[stage] = counts.get(stage, 0) + int(count)
     total = sum(counts.values())
-    return {stage: n / total for stage, n in counts.items()} if total else {}
+    return {stage: n / total for stage, n in counts.items()} if total else {}, total
 
 
 def _py_spy() -> str | None:
@@ -96,7 +107,7 @@ def _py_spy() -> str | None:
 
 
 @contextlib.contextmanager
-def profiled(pid: int, out: Path, rate: int = 500) -> Iterator[Callable[[], dict[str, Any]]]:
+def profiled(pid: int, out: Path, rate: int = 250) -> Iterator[Callable[[], dict[str, Any]]]:
     """Sample ``pid`` while the block runs; call the yielded function after it for shares.
 
     The result is ``{"shares": {stage: fraction}, "samples": n}`` or ``{"error": why}``
@@ -108,7 +119,7 @@ def profiled(pid: int, out: Path, rate: int = 500) -> Iterator[Callable[[], dict
     if exe:
         proc = subprocess.Popen(
             [exe, "record", "--pid", str(pid), "--rate", str(rate), "--nonblocking",
-             "--full-filenames", "--format", "raw", "--output", str(out)],
+             "--gil", "--full-filenames", "--format", "raw", "--output", str(out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             start_new_session=True,
         )  # fmt: skip
@@ -125,9 +136,8 @@ def profiled(pid: int, out: Path, rate: int = 500) -> Iterator[Callable[[], dict
                 proc.kill()
                 _, err = proc.communicate()
             raw = out.read_text(encoding="utf-8", errors="replace") if out.exists() else ""
-            shares = _shares(raw)
+            shares, samples = _shares(raw)
             if shares:
-                samples = sum(int(x.rpartition(" ")[2]) for x in raw.splitlines() if x)
                 result.clear()
                 result.update(shares=shares, samples=samples)
             else:

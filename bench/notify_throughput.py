@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import _inprocess
 from ._profile import format_stages, profiled
 from ._report import Figure, Section, median
 from ._runner import notify_spec, run_load
@@ -295,6 +296,7 @@ def run(quick: bool = False) -> Section:
     )
     orders = warmup + reps * per_run + per_profile
     gen_cpu: list[float] = []
+    section.figures += _inprocess.figures(quick)
     with tempfile.TemporaryDirectory(prefix="wxpay-bench-") as tmpdir:
         tmp = Path(tmpdir)
         warm = notify_spec(tmp, 0, warmup, "warmup.json", connections=CONNECTIONS)
