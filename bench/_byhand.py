@@ -13,9 +13,11 @@ Answers are the same SUCCESS / FAIL XML, so the load generator checks them alike
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.pay import WeChatPay
 
 from . import _apps, _bare
 from ._data import API_KEY, APPID, MCH_ID
@@ -28,19 +30,15 @@ FAIL = (
 )
 
 
-@functools.cache
-def _pay() -> Any:
-    from wechatpy.pay import WeChatPay
-
-    return WeChatPay(APPID, API_KEY, MCH_ID)
+#: Made at import (in the server, before any request thread): a first import of wechatpy
+#: in several request threads at once can fail half-initialised.
+_PAY = WeChatPay(APPID, API_KEY, MCH_ID)
 
 
 def _checked(body: bytes) -> dict[str, Any] | None:
     """The verified notification's fields, or None when it must be refused."""
-    from wechatpy.exceptions import InvalidSignatureException
-
     try:
-        data: dict[str, Any] = _pay().parse_payment_result(body)
+        data: dict[str, Any] = _PAY.parse_payment_result(body)
     except InvalidSignatureException:
         return None
     if data.get("appid") != APPID or data.get("mch_id") != MCH_ID:

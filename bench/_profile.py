@@ -107,7 +107,7 @@ def _py_spy() -> str | None:
 
 
 @contextlib.contextmanager
-def profiled(pid: int, out: Path, rate: int = 250) -> Iterator[Callable[[], dict[str, Any]]]:
+def profiled(pid: int, out: Path, rate: int = 400) -> Iterator[Callable[[], dict[str, Any]]]:
     """Sample ``pid`` while the block runs; call the yielded function after it for shares.
 
     The result is ``{"shares": {stage: fraction}, "samples": n}`` or ``{"error": why}``

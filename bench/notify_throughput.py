@@ -269,7 +269,7 @@ def _profile(
 def run(quick: bool = False) -> Section:
     reps = 3 if quick else 11
     per_run = 600 if quick else 2500
-    per_profile = 600 if quick else 2500
+    per_profile = 1500 if quick else 4000
     warmup = 300
     groups = GROUPS
     section = Section(
@@ -340,7 +340,8 @@ def run(quick: bool = False) -> Section:
         "wechatpy), verify (signing, check_sign; wechatpy's calculate_signature), hooks "
         "(the bench plugin, pluggy, the async hook dispatch), flow and app glue (the rest "
         "of wxpay_mw), thread hop (concurrent.futures, the loop's executor and wake-up "
-        "calls, anyio, threading), endpoint (the bare or by-hand handler, wechatpy's "
+        "calls, anyio, threading; under gunicorn gthread that is its own hand-off of each "
+        "request to a worker thread), endpoint (the bare or by-hand handler, wechatpy's "
         "other code). Sampling is statistical: stages under ~5 us are rough."
     )
     return section
