@@ -188,7 +188,8 @@ def _ratio_figure(
     )
     return Figure(
         name=f"{group.label} ({group.where}): {name}, req/s",
-        value=f"{median(m.rps[top]):,.0f} vs {median(m.rps[bottom]):,.0f} (x{ratio:.2f})",
+        value=f"{median(m.rps[top]):,.0f} vs {median(m.rps[bottom]):,.0f} (x{ratio:.2f}); "
+        f"CPU/req {cpu_top:.0f} vs {cpu_bottom:.0f} us",
         bar=f"ratio >= {bar}" if group.judged else f"(bar {bar} judged under h11)",
         ok=(ratio >= bar and not m.problems) if group.judged else None,
         note=note,
@@ -236,7 +237,8 @@ def _figures(group: Group, m: _Measured, stages: dict[str, str]) -> list[Figure]
                 Figure(
                     name=f"{group.label} ({group.where}): diagnostic, bare + one hop through "
                     f"{how}, req/s",
-                    value=f"{median(m.rps[hop]):,.0f} (x{ratio:.2f} of bare, no hop)",
+                    value=f"{median(m.rps[hop]):,.0f} (x{ratio:.2f} of bare, no hop); "
+                    f"CPU/req {extra:+.0f} us",
                     note=f"the hop costs {extra:+.0f} us of server CPU per request "
                     f"({median(m.cpu_us[hop]):.0f} vs {median(m.cpu_us['bare']):.0f}); "
                     f"{stages.get(hop, '')}",
