@@ -9,6 +9,7 @@ Factories for ``uvicorn --factory`` and gunicorn/waitress, configured by environ
 - ``BENCH_STORE_URL``: the reference store's database URL (orders pre-created by the
   harness with :func:`populate_store`).
 - ``BENCH_API_BASE``: where WeChat is (the simulator), for the prepay benchmark.
+- ``BENCH_ACLIENT``: ``key`` gives WxPay a :class:`KeyOnlyAsyncClient` (a diagnostic).
 
 Every app also answers ``GET /health`` and ``GET /ping`` outside wxpay-mw (the
 framework's own trivial endpoint), and the notify path is ``/wxpay/notify`` everywhere.
@@ -185,8 +186,25 @@ def _plugins() -> list[object]:
     raise ValueError(f"BENCH_PLUGIN must be memory, amemory or store, not {kind!r}")
 
 
+class KeyOnlyAsyncClient:
+    """Diagnostic: an async WeChat client that only answers ``signing_key``, on the loop.
+
+    With every hook async, a notification still makes one thread hop: the flow asks the
+    client for the signing key, and without an async client that call is offloaded.
+    Given as ``aclient`` (``BENCH_ACLIENT=key``), this shows what the async path costs
+    with no hop at all. Notifications only: it has none of WeChat's other calls.
+    """
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    async def signing_key(self) -> str:
+        return self._key
+
+
 def _wxpay() -> WxPay:
-    return WxPay(config(), *_plugins())
+    aclient = KeyOnlyAsyncClient(API_KEY) if os.environ.get("BENCH_ACLIENT") == "key" else None
+    return WxPay(config(), *_plugins(), aclient=aclient)
 
 
 def asgi() -> Any:

@@ -58,11 +58,11 @@ _HOP_FUNCS = frozenset(
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("parse", re.compile(r"/wxpay_mw/xmlmsg\.py|/defusedxml/|expatreader|/xmltodict\.py")),
     ("verify", re.compile(r"/wxpay_mw/signing\.py|^check_sign |calculate_signature")),
-    ("hooks", re.compile(r"/bench/_apps\.py|/pluggy/|^_call_hook ")),
+    ("hooks", re.compile(r"^\S*(wxpay_\w+|mark_paid) \(.*/bench/_apps\.py|/pluggy/|^_call_hook ")),
     ("thread hop", re.compile(r"/concurrent/futures/|/anyio/|/threading\.py")),
     ("adapter", re.compile(r"/adapters/")),
     ("flow and app glue", re.compile(r"/wxpay_mw/")),
-    ("endpoint", re.compile(r"/bench/_bare\.py|/bench/_byhand\.py|/wechatpy/")),
+    ("endpoint", re.compile(r"/bench/_(bare|byhand|apps)\.py|/wechatpy/")),
     ("framework", re.compile(r"/starlette/|/flask/|/werkzeug/")),
     ("HTTP server", re.compile(r"/uvicorn/|/h11/|httptools|/gunicorn/|/asyncio/|/selectors")),
 ]
