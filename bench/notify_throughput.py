@@ -173,6 +173,23 @@ def _measure(group: Group, servers: dict[str, Server], warm: Path, reps: list[Pa
     return m
 
 
+#: The figures before async hooks, for "beside today's": (label, http, top, bottom) ->
+#: text. From issue 11 (an independent measurement: the adapters with plain hooks
+#: through CoreRunner, uvicorn, 16 connections) and the last full run in results.md.
+BEFORE: dict[tuple[str, str, str, str], str] = {
+    ("ASGI middleware", "h11", "async", "bare"): "x0.45-0.51 (sync hooks; issue 11)",
+    ("ASGI middleware", "h11", "sync", "bare"): "x0.46 (results.md, 2026-11-27)",
+    ("ASGI middleware", "httptools", "async", "bare"): "x0.23-0.26 (sync hooks; issue 11)",
+    ("Starlette mount", "h11", "async", "bare"): "x0.45-0.51 (sync hooks; issue 11)",
+    ("Starlette mount", "h11", "sync", "bare"): "x0.45 (results.md, 2026-11-27)",
+    ("Starlette mount", "httptools", "async", "bare"): "x0.23-0.26 (sync hooks; issue 11)",
+    ("Flask extension", "", "sync", "bare"): "x0.70-0.73 (issue 11); x0.72 (results.md)",
+    ("WSGI middleware", "", "sync", "bare"): "x0.70 (results.md, 2026-11-27)",
+    ("ASGI middleware", "h11", "hop executor", "bare"): "CoreRunner x0.74, anyio x0.53 "
+    "(results.md, 2026-11-27)",
+}
+
+
 def _ratio_figure(
     group: Group,
     m: _Measured,
@@ -185,7 +202,9 @@ def _ratio_figure(
     ratios = m.ratios(top, bottom)
     ratio = median(ratios)
     cpu_top, cpu_bottom = median(m.cpu_us[top]), median(m.cpu_us[bottom])
+    before = BEFORE.get((group.label, group.http, top, bottom), "not measured")
     note = (
+        f"before: {before}; "
         f"server CPU/req {cpu_top:.0f} vs {cpu_bottom:.0f} us ({cpu_top - cpu_bottom:+.0f})"
         + "".join(f"; {k} by stage, us: {stages[k]}" for k in (top, bottom) if k in stages)
         + f"; per-rep ratios {', '.join(f'{r:.2f}' for r in ratios)}"
@@ -258,7 +277,8 @@ def _figures(group: Group, m: _Measured, stages: dict[str, str]) -> list[Figure]
                     f"{how}, req/s",
                     value=f"{median(m.rps[hop]):,.0f} (x{ratio:.2f} of bare, no hop); "
                     f"CPU/req {extra:+.0f} us",
-                    note=f"the hop costs {extra:+.0f} us of server CPU per request "
+                    note=f"before: {BEFORE.get((group.label, group.http, hop, 'bare'), '-')}; "
+                    f"the hop costs {extra:+.0f} us of server CPU per request "
                     f"({median(m.cpu_us[hop]):.0f} vs {median(m.cpu_us['bare']):.0f}); "
                     f"{stages.get(hop, '')}",
                 )

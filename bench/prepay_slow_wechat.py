@@ -254,7 +254,8 @@ def _asgi_storms(sim: Any, tmp: Path, plugin: str, judged: bool, reps: int) -> l
             + ")",
             bar=f"all {CONCURRENCY} OK within {BAR_ALL} s" if judged else "info",
             ok=(ok_all and median(elapsed) <= BAR_ALL) if judged else None,
-            note=f"slowest run: answers {worst['statuses']}, wrong {worst['mismatched']}, "
+            note="before: 1.26 s (sync hooks, CoreRunner; results.md, 2026-11-27); "
+            f"slowest run: answers {worst['statuses']}, wrong {worst['mismatched']}, "
             f"errors {worst['errors']}, p50 {worst['p50_ms']:.0f} ms, slowest "
             f"{worst['max_ms']:.0f} ms {worst['first_error'][:120]}",
         ),
@@ -265,6 +266,7 @@ def _asgi_storms(sim: Any, tmp: Path, plugin: str, judged: bool, reps: int) -> l
             + f"; max {max(pings, default=float('nan')):.0f} ms, {len(pings)} pings)",
             bar=f"p99 <= {BAR_P99_MS:.0f} ms" if judged else "info",
             ok=p99 <= BAR_P99_MS if judged else None,
-            note="pings sent between each storm's first and last request",
+            note="before: 23.7 ms (sync hooks; results.md, 2026-11-27); pings sent "
+            "between each storm's first and last request",
         ),
     ]
