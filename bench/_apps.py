@@ -41,6 +41,7 @@ __all__ = [
     "populate_store",
     "starlette",
     "wsgi",
+    "wxpay",
 ]
 
 #: A fixed test app secret (the simulator's merchant is built with the same one).
@@ -202,7 +203,7 @@ class KeyOnlyAsyncClient:
         return self._key
 
 
-def _wxpay() -> WxPay:
+def wxpay() -> WxPay:
     aclient = KeyOnlyAsyncClient(API_KEY) if os.environ.get("BENCH_ACLIENT") == "key" else None
     return WxPay(config(), *_plugins(), aclient=aclient)
 
@@ -211,7 +212,7 @@ def asgi() -> Any:
     """The ASGI middleware around a raw ASGI app (uvicorn)."""
     from wxpay_mw.adapters.asgi import WxPayMiddleware
 
-    return WxPayMiddleware(_bare.asgi(), _wxpay(), prefix="/wxpay")
+    return WxPayMiddleware(_bare.asgi(), wxpay(), prefix="/wxpay")
 
 
 def starlette() -> Any:
@@ -225,7 +226,7 @@ def starlette() -> Any:
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/health", health), Route("/ping", health), mount(_wxpay())])
+    return Starlette(routes=[Route("/health", health), Route("/ping", health), mount(wxpay())])
 
 
 def flask() -> Any:
@@ -240,7 +241,7 @@ def flask() -> Any:
     def health() -> str:
         return "ok"
 
-    WxPayFlask(app, wxpay=_wxpay())
+    WxPayFlask(app, wxpay=wxpay())
     return app
 
 
@@ -249,7 +250,7 @@ def wsgi() -> Any:
     from wxpay_mw.adapters.wsgi import WxPayWSGIMiddleware
 
     inner: Any = _bare.wsgi()
-    return WxPayWSGIMiddleware(inner, _wxpay(), prefix="/wxpay")
+    return WxPayWSGIMiddleware(inner, wxpay(), prefix="/wxpay")
 
 
 def asgi_hop() -> Any:

@@ -22,7 +22,7 @@ from wechatpy.pay import WeChatPay
 from . import _apps, _bare
 from ._data import API_KEY, APPID, MCH_ID
 
-__all__ = ["asgi", "flask", "starlette", "wsgi"]
+__all__ = ["asgi", "async_notify", "async_plugin", "flask", "starlette", "wsgi"]
 
 FAIL = (
     b"<xml><return_code><![CDATA[FAIL]]></return_code>"
@@ -59,7 +59,7 @@ def _sync_notify(plugin: _apps.MinimalPlugin, body: bytes) -> bytes:
     return _bare.ANSWER
 
 
-async def _async_notify(plugin: _apps.AsyncMinimalPlugin, body: bytes) -> bytes:
+async def async_notify(plugin: _apps.AsyncMinimalPlugin, body: bytes) -> bytes:
     data = _checked(body)
     if data is None:
         return FAIL
@@ -70,7 +70,7 @@ async def _async_notify(plugin: _apps.AsyncMinimalPlugin, body: bytes) -> bytes:
     return _bare.ANSWER
 
 
-def _async_plugin() -> _apps.AsyncMinimalPlugin:
+def async_plugin() -> _apps.AsyncMinimalPlugin:
     plugin = _apps.plugin("amemory")
     assert isinstance(plugin, _apps.AsyncMinimalPlugin)
     return plugin
@@ -78,7 +78,7 @@ def _async_plugin() -> _apps.AsyncMinimalPlugin:
 
 def asgi() -> Callable[..., Any]:
     """A raw ASGI app with a wechatpy notify endpoint (beside the ASGI middleware)."""
-    plugin = _async_plugin()
+    plugin = async_plugin()
     headers = [(b"content-type", b"application/xml; charset=utf-8")]
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -91,7 +91,7 @@ def asgi() -> Callable[..., Any]:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         if scope["method"] == "POST" and scope["path"] == "/wxpay/notify":
-            body = await _async_notify(plugin, b"".join(chunks))
+            body = await async_notify(plugin, b"".join(chunks))
         else:
             body = b"ok"
         await send(
@@ -113,10 +113,10 @@ def starlette() -> Any:
     from starlette.responses import PlainTextResponse, Response
     from starlette.routing import Route
 
-    plugin = _async_plugin()
+    plugin = async_plugin()
 
     async def notify(request: Request) -> Response:
-        return Response(await _async_notify(plugin, await request.body()), media_type="text/xml")
+        return Response(await async_notify(plugin, await request.body()), media_type="text/xml")
 
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")

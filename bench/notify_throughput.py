@@ -29,6 +29,7 @@ breakdown (bench/_profile.py).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import tempfile
 import time
 from dataclasses import dataclass
@@ -76,6 +77,17 @@ class Group:
         return "async" if "async" in self.variants else "sync"
 
 
+def fastapi_router() -> bool:
+    """Whether the FastAPI adapter (and FastAPI) are installed, so its group can run."""
+    try:
+        return bool(
+            importlib.util.find_spec("fastapi")
+            and importlib.util.find_spec("wxpay_mw.adapters.fastapi")
+        )
+    except ImportError:
+        return False
+
+
 def _groups() -> list[Group]:
     groups = []
     for http in ("h11", "httptools"):
@@ -110,6 +122,21 @@ def _groups() -> list[Group]:
                 BAR_ASYNC,
             )
         )
+        if fastapi_router():
+            groups.append(
+                Group(
+                    "FastAPI router",
+                    "uvicorn",
+                    http,
+                    {
+                        "bare": "bench._fastapi:bare",
+                        "async": "bench._fastapi:wxpay",
+                        "sync": "bench._fastapi:wxpay",
+                        "by hand": "bench._fastapi:byhand",
+                    },
+                    BAR_ASYNC,
+                )
+            )
     for label, name in (("Flask extension", "flask"), ("WSGI middleware", "wsgi")):
         groups.append(
             Group(
@@ -369,6 +396,11 @@ def run(quick: bool = False) -> Section:
                 )
                 + "."
             )
+    if not fastapi_router():
+        section.notes.append(
+            "FastAPI router: not measured, wxpay_mw.adapters.fastapi or fastapi is not "
+            "installed (pip install -e '.[fastapi]')."
+        )
     section.notes.append(
         "The load generator used a median "
         f"{median(gen_cpu) * 100:.0f}% of one core while measuring, so it was not the "
