@@ -56,7 +56,7 @@ _HOP_FUNCS = frozenset(
 
 #: (stage, pattern on "function (file:line)"), tried in order on each frame.
 _RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("parse", re.compile(r"/wxpay_mw/xmlmsg\.py|/defusedxml/|expatreader|/xmltodict\.py")),
+    ("parse", re.compile(r"/wxpay_mw/(xmlmsg|_xmlflat)\.py|/defusedxml/|expatreader|xmltodict")),
     ("verify", re.compile(r"/wxpay_mw/signing\.py|^check_sign |calculate_signature")),
     ("hooks", re.compile(r"^\S*(wxpay_\w+|mark_paid) \(.*/bench/_apps\.py|/pluggy/|^_call_hook ")),
     ("thread hop", re.compile(r"/concurrent/futures/|/anyio/|/threading\.py")),
