@@ -2,12 +2,14 @@
 
 Factories for ``uvicorn --factory`` and gunicorn/waitress, configured by environment:
 
-- ``BENCH_PLUGIN``: ``memory`` (:class:`MinimalPlugin`, hooks that do the minimum, to
-  isolate the middleware's own cost) or ``store`` (the reference ``examples.store``).
+- ``BENCH_PLUGIN``: ``memory`` (:class:`MinimalPlugin`, plain hooks that do the minimum,
+  to isolate the middleware's own cost), ``amemory`` (:class:`AsyncMinimalPlugin`, the
+  same with every hook ``async def``) or ``store`` (the reference ``examples.store``).
 - ``BENCH_ORDERS``: how many orders the memory plugin pre-creates (``order_no(i)``).
 - ``BENCH_STORE_URL``: the reference store's database URL (orders pre-created by the
   harness with :func:`populate_store`).
 - ``BENCH_API_BASE``: where WeChat is (the simulator), for the prepay benchmark.
+- ``BENCH_ACLIENT``: ``key`` gives WxPay a :class:`KeyOnlyAsyncClient` (a diagnostic).
 
 Every app also answers ``GET /health`` and ``GET /ping`` outside wxpay-mw (the
 framework's own trivial endpoint), and the notify path is ``/wxpay/notify`` everywhere.
@@ -28,7 +30,19 @@ from wxpay_mw.app import WxPay
 from . import _bare
 from ._data import API_KEY, APPID, MCH_ID
 
-__all__ = ["MinimalPlugin", "asgi", "flask", "order_no", "populate_store", "starlette", "wsgi"]
+__all__ = [
+    "AsyncMinimalPlugin",
+    "MinimalPlugin",
+    "asgi",
+    "asgi_hop",
+    "flask",
+    "order_no",
+    "plugin",
+    "populate_store",
+    "starlette",
+    "wsgi",
+    "wxpay",
+]
 
 #: A fixed test app secret (the simulator's merchant is built with the same one).
 APP_SECRET: Final = "b3nchS3cr3tb3nchS3cr3tb3nchS3cr3"
@@ -74,9 +88,13 @@ class MinimalPlugin:
         return self.orders.get(out_trade_no)
 
     @hookimpl
-    def wxpay_order_paid(self, order: Order, payment: Payment) -> None:
+    def wxpay_order_paid(self, order: Order, payment: Payment | None) -> None:
+        self.mark_paid(order.out_trade_no)
+
+    def mark_paid(self, out_trade_no: str) -> None:
+        """The in-memory update (also what the by-hand wechatpy endpoints call)."""
         with self.lock:
-            stored = self.orders.get(order.out_trade_no)
+            stored = self.orders.get(out_trade_no)
             # Only the status flips: keeping per-payment data would grow the plugin's own
             # memory and hide (or fake) a leak in the memory benchmark.
             if stored is not None and stored.status == "pending":
@@ -94,6 +112,31 @@ class MinimalPlugin:
     def wxpay_order_prepaid(self, order: Order, prepay_id: str) -> None:
         with self.lock:
             self.orders[order.out_trade_no] = order
+
+
+class AsyncMinimalPlugin(MinimalPlugin):
+    """MinimalPlugin with every hook ``async def``, as a host with an async driver writes it.
+
+    The same dict and the same conditional transition. The hooks do not yield to the
+    loop (an in-memory store has nothing to wait for): what is measured is the adapter's
+    and the flow's own cost of awaiting hooks, not an imitation driver's.
+    """
+
+    @hookimpl
+    async def wxpay_load_order(self, out_trade_no: str) -> Order | None:
+        return self.orders.get(out_trade_no)
+
+    @hookimpl
+    async def wxpay_order_paid(self, order: Order, payment: Payment | None) -> None:
+        self.mark_paid(order.out_trade_no)
+
+    @hookimpl
+    async def wxpay_create_order(self, openid: str, payload: dict[str, Any]) -> Order:
+        return MinimalPlugin.wxpay_create_order(self, openid, payload)
+
+    @hookimpl
+    async def wxpay_order_prepaid(self, order: Order, prepay_id: str) -> None:
+        MinimalPlugin.wxpay_order_prepaid(self, order, prepay_id)
 
 
 def config(api_base: str | None = None) -> WxPayConfig:
@@ -123,10 +166,17 @@ def populate_store(url: str, count: int) -> None:
         conn.executemany(INSERT_ORDER, rows)
 
 
+def plugin(kind: str | None = None) -> MinimalPlugin:
+    """The in-memory plugin ``BENCH_PLUGIN`` names, with ``BENCH_ORDERS`` orders."""
+    kind = kind or os.environ.get("BENCH_PLUGIN", "memory")
+    cls = AsyncMinimalPlugin if kind == "amemory" else MinimalPlugin
+    return cls(int(os.environ.get("BENCH_ORDERS", "0")))
+
+
 def _plugins() -> list[object]:
     kind = os.environ.get("BENCH_PLUGIN", "memory")
-    if kind == "memory":
-        return [MinimalPlugin(int(os.environ.get("BENCH_ORDERS", "0")))]
+    if kind in ("memory", "amemory"):
+        return [plugin(kind)]
     if kind == "store":
         from examples.store import OrderStore
 
@@ -134,18 +184,35 @@ def _plugins() -> list[object]:
         # The reference store leaves wxpay_create_order to a catalogue; prepay is not
         # measured against it, so a minimal one is enough here.
         return [store]
-    raise ValueError(f"BENCH_PLUGIN must be memory or store, not {kind!r}")
+    raise ValueError(f"BENCH_PLUGIN must be memory, amemory or store, not {kind!r}")
 
 
-def _wxpay() -> WxPay:
-    return WxPay(config(), *_plugins())
+class KeyOnlyAsyncClient:
+    """Diagnostic: an async WeChat client that only answers ``signing_key``, on the loop.
+
+    With every hook async, a notification still makes one thread hop: the flow asks the
+    client for the signing key, and without an async client that call is offloaded.
+    Given as ``aclient`` (``BENCH_ACLIENT=key``), this shows what the async path costs
+    with no hop at all. Notifications only: it has none of WeChat's other calls.
+    """
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    async def signing_key(self) -> str:
+        return self._key
+
+
+def wxpay() -> WxPay:
+    aclient = KeyOnlyAsyncClient(API_KEY) if os.environ.get("BENCH_ACLIENT") == "key" else None
+    return WxPay(config(), *_plugins(), aclient=aclient)
 
 
 def asgi() -> Any:
     """The ASGI middleware around a raw ASGI app (uvicorn)."""
     from wxpay_mw.adapters.asgi import WxPayMiddleware
 
-    return WxPayMiddleware(_bare.asgi(), _wxpay(), prefix="/wxpay")
+    return WxPayMiddleware(_bare.asgi(), wxpay(), prefix="/wxpay")
 
 
 def starlette() -> Any:
@@ -159,7 +226,7 @@ def starlette() -> Any:
     async def health(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/health", health), Route("/ping", health), mount(_wxpay())])
+    return Starlette(routes=[Route("/health", health), Route("/ping", health), mount(wxpay())])
 
 
 def flask() -> Any:
@@ -174,7 +241,7 @@ def flask() -> Any:
     def health() -> str:
         return "ok"
 
-    WxPayFlask(app, wxpay=_wxpay())
+    WxPayFlask(app, wxpay=wxpay())
     return app
 
 
@@ -183,4 +250,36 @@ def wsgi() -> Any:
     from wxpay_mw.adapters.wsgi import WxPayWSGIMiddleware
 
     inner: Any = _bare.wsgi()
-    return WxPayWSGIMiddleware(inner, _wxpay(), prefix="/wxpay")
+    return WxPayWSGIMiddleware(inner, wxpay(), prefix="/wxpay")
+
+
+def asgi_hop() -> Any:
+    """Diagnostic: the raw ASGI app plus one worker-thread hop of a no-op per request.
+
+    Not a baseline for a bar: it shows what one hop costs on its own. ``BENCH_HOP``:
+    ``executor`` (default) is the hop the ASGI adapters make on asyncio, a WxPay
+    object's bounded ``ThreadPoolExecutor`` through ``loop.run_in_executor``
+    (``WxPay.run_in_thread``, the very method); ``anyio`` is ``anyio.to_thread.run_sync``
+    (what the adapters use off asyncio, and what Starlette uses for sync endpoints).
+    """
+    kind = os.environ.get("BENCH_HOP", "executor")
+    inner = _bare.asgi()
+
+    def nothing() -> None:
+        return None
+
+    if kind == "executor":
+        hop = WxPay(config(), MinimalPlugin()).run_in_thread
+    elif kind == "anyio":
+        import anyio.to_thread
+
+        hop = anyio.to_thread.run_sync
+    else:
+        raise ValueError(f"BENCH_HOP must be executor or anyio, not {kind!r}")
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            await hop(nothing)
+        await inner(scope, receive, send)
+
+    return app

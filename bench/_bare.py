@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["ANSWER", "asgi", "asgi_thread_hop", "flask", "starlette", "wsgi"]
+__all__ = ["ANSWER", "asgi", "flask", "starlette", "wsgi"]
 
 ANSWER = (
     b"<xml><return_code><![CDATA[SUCCESS]]></return_code>"
@@ -55,6 +55,7 @@ def starlette() -> Any:
         routes=[
             Route("/wxpay/notify", notify, methods=["POST"]),
             Route("/health", health),
+            Route("/ping", health),
         ]
     )
 
@@ -93,36 +94,5 @@ def wsgi() -> Callable[..., Iterable[bytes]]:
             ],
         )
         return [body]
-
-    return app
-
-
-def asgi_thread_hop() -> Callable[..., Any]:
-    """The raw ASGI app plus one worker-thread hop of a no-op per request.
-
-    Not a baseline for the bar: it shows what the one worker-thread hop that the design
-    requires of async adapters (hooks are synchronous) costs on its own. The hop is the
-    one the ASGI adapters make (``CoreRunner``); ``BENCH_HOP=anyio`` makes it
-    ``anyio.to_thread.run_sync`` instead, the hop they made before.
-    """
-    import os
-
-    import anyio.to_thread
-    from wxpay_mw.adapters._threads import CoreRunner
-
-    inner = asgi()
-    runner = CoreRunner()
-    use_anyio = os.environ.get("BENCH_HOP") == "anyio"
-
-    def nothing(_: object = None) -> None:
-        return None
-
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            if use_anyio:
-                await anyio.to_thread.run_sync(nothing)
-            else:
-                await runner.run(nothing, None)
-        await inner(scope, receive, send)
 
     return app

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["SERVERS", "Server", "free_port", "running", "server_command"]
 
@@ -32,11 +33,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_command(kind: str, target: str, port: int, *, threads: int = WSGI_THREADS) -> list[str]:
+def server_command(
+    kind: str, target: str, port: int, *, threads: int = WSGI_THREADS, http: str = "h11"
+) -> list[str]:
     """The command line serving ``target`` (``module:factory``) with server ``kind``.
 
-    ``uvicorn``: one process, no reload, no access log (the default HTTP parser that is
-    installed: h11 unless httptools is). ``gunicorn``: one gthread worker (keep-alive
+    ``uvicorn``: one process, no reload, no access log, HTTP parser ``http`` (``h11`` or
+    ``httptools``; named, so that installing httptools does not change what the other
+    figures measure). ``gunicorn``: one gthread worker (keep-alive
     capable; the sync worker closes every connection). ``waitress``: one process,
     ``threads`` threads.
     """
@@ -45,6 +49,7 @@ def server_command(kind: str, target: str, port: int, *, threads: int = WSGI_THR
         return [
             py, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1",
             "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log",
+            "--http", http,
         ]  # fmt: skip
     if kind == "gunicorn":
         module, _, factory = target.partition(":")
@@ -73,6 +78,7 @@ class Server:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    _worker: Any = None
 
     def worker_pid(self) -> int:
         """The pid that handles requests (gunicorn's one worker, else the process)."""
@@ -87,6 +93,28 @@ class Server:
                 return int(children[0].pid)
             time.sleep(0.05)
         raise RuntimeError("gunicorn started no worker")
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the request-handling process's live threads have used so far.
+
+        Read from each thread's ``/proc/PID/task/TID/schedstat`` (nanoseconds): psutil's
+        user + system times tick in 10 ms steps, too coarse for a run of a second; where
+        there is no schedstat, psutil it is.
+        """
+        if self._worker is None:
+            self._worker = self.worker_pid()
+        tasks = Path(f"/proc/{self._worker}/task")
+        try:
+            total = 0
+            for task in tasks.iterdir():
+                with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                    total += int((task / "schedstat").read_text().split()[0])
+            return total / 1e9
+        except OSError:
+            import psutil
+
+            times = psutil.Process(self._worker).cpu_times()
+            return float(times.user + times.system)
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -139,6 +167,7 @@ def running(
     log_dir: Path,
     *,
     threads: int = WSGI_THREADS,
+    http: str = "h11",
     ready_path: str = "/health",
     timeout: float = 30.0,
 ) -> Iterator[Server]:
@@ -148,7 +177,7 @@ def running(
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            server_command(kind, target, port, threads=threads),
+            server_command(kind, target, port, threads=threads, http=http),
             cwd=ROOT,
             env=full_env,
             stdout=fh,

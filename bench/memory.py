@@ -25,9 +25,11 @@ MIB = 1024 * 1024
 #: Allowed growth from the warm-up peak to the end: allocator noise, not a leak.
 TOLERANCE_MIB = 2.0
 
+#: (label, server, target, BENCH_PLUGIN)
 TARGETS = [
-    ("ASGI middleware (uvicorn)", "uvicorn", "bench._apps:asgi"),
-    ("WSGI middleware (gunicorn gthread)", "gunicorn", "bench._apps:wsgi"),
+    ("ASGI middleware (uvicorn, async plugin)", "uvicorn", "bench._apps:asgi", "amemory"),
+    ("ASGI middleware (uvicorn, sync plugin)", "uvicorn", "bench._apps:asgi", "memory"),
+    ("WSGI middleware (gunicorn gthread)", "gunicorn", "bench._apps:wsgi", "memory"),
 ]
 
 
@@ -68,8 +70,9 @@ def run(quick: bool = False) -> Section:
         title="Memory of one worker over 10,000 notifications",
         method=(
             f"One worker (uvicorn process; gunicorn's single gthread worker, {WSGI_THREADS} "
-            "threads), wxpay-mw with the minimal in-memory plugin (orders pre-created at "
-            f"start-up). RSS sampled every 20 ms with psutil. {WARMUP:,} warm-up "
+            "threads), wxpay-mw with the minimal in-memory plugin, hooks async def and plain "
+            "(orders pre-created at start-up). RSS sampled every 20 ms with psutil. "
+            f"{WARMUP:,} warm-up "
             f"notifications, then {COUNT:,} distinct ones in two halves; bar: the peak "
             f"after warm-up is at most {TOLERANCE_MIB:g} MiB above the warm-up peak, and "
             "the second half's peak is not above the first's by more than that either."
@@ -82,8 +85,8 @@ def run(quick: bool = False) -> Section:
         warm = _spec(tmp, 0, WARMUP, "warm.json")
         first = _spec(tmp, WARMUP, half, "first.json")
         second = _spec(tmp, WARMUP + half, COUNT - half, "second.json")
-        env = {"BENCH_PLUGIN": "memory", "BENCH_ORDERS": str(WARMUP + COUNT)}
-        for label, kind, target in targets:
+        for label, kind, target, plugin in targets:
+            env = {"BENCH_PLUGIN": plugin, "BENCH_ORDERS": str(WARMUP + COUNT)}
             with running(kind, target, env, tmp) as server:
                 pid = server.worker_pid()
                 problems = []
