@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ._delivery import Deliveries
 from ._faults import Faults
 from ._merchant import Merchant
 from ._state import State
+
+if TYPE_CHECKING:
+    from ._v3wire import V3Wechat
 
 __all__ = ["Context"]
 
@@ -25,3 +29,5 @@ class Context:
     stopping: threading.Event
     #: Multiplies WeChat's delays (notification retries, refund settling).
     time_factor: float
+    #: The v3 side (keys, signing mode) when the simulator speaks API v3, else None.
+    v3: V3Wechat | None = None

@@ -121,7 +121,8 @@ class Fault:
         if count is not None and count < 1:
             raise ValueError("count: expected a positive integer, or null for no limit")
         code = _check_code(endpoint, kind, data.get("code"))
-        if kind in ("refund_close", "refund_change") and not endpoint.endswith("/pay/refund"):
+        refund_paths = ("/pay/refund", "/v3/refund/domestic/refunds")
+        if kind in ("refund_close", "refund_change") and not endpoint.endswith(refund_paths):
             raise ValueError(f"endpoint: {kind} applies to a refund path, '/secapi/pay/refund'")
         return cls(endpoint, kind, float(seconds), count, code)
 
