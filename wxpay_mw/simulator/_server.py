@@ -281,8 +281,11 @@ class Simulator(V3Methods):
         self._ctx.deliveries.duplicate = value
 
     def reset(self) -> None:
-        """Forget orders, codes, refunds, notifications and faults (test users stay)."""
+        """Forget orders, codes, refunds, notifications and faults (test users stay); in
+        v3 mode also go back to the signing mode and certificates of the start."""
         reset(self._ctx)
+        if self._ctx.v3 is not None:
+            self._ctx.v3.reset()
 
     def config(self, notify_url: str, **overrides: Any) -> WxPayConfig:
         """A :class:`~wxpay_mw.config.WxPayConfig` for this merchant, pointed here.

@@ -90,6 +90,9 @@ def serve_v3(ctx: Context, request: Request) -> Answer | None:
     v3 = ctx.v3
     if v3 is None:
         return None
+    if request.path == "/simulator/reset" and request.method == "POST":
+        v3.reset()
+        return None  # the v2 control endpoint forgets the rest
     if request.path.startswith("/simulator/v3/"):
         try:
             data = json.loads(request.body) if request.body.strip() else {}

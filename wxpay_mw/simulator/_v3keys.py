@@ -146,6 +146,7 @@ class V3Keys:
         self._owns_directory = owns_directory
         self._lock = threading.Lock()
         self._platform = list(platform)
+        self._initial = tuple(platform)
 
     def __repr__(self) -> str:
         # The APIv3 key and the private keys are secrets: only names and serials show.
@@ -181,6 +182,11 @@ class V3Keys:
         """List only the newest platform certificate (the old ones revoked)."""
         with self._lock:
             del self._platform[:-1]
+
+    def restore(self) -> None:
+        """Back to the platform certificates of the start."""
+        with self._lock:
+            self._platform = list(self._initial)
 
     # -- making and storing
 

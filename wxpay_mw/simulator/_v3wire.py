@@ -52,6 +52,20 @@ class V3Wechat:
     refunds: set[str] = field(default_factory=set)
     #: Notifications signed so far; in "both" mode they alternate between the keys.
     notified: int = 0
+    #: The mode the simulator started with (a reset returns to it).
+    initial_mode: str = ""
+
+    def __post_init__(self) -> None:
+        self.initial_mode = self.initial_mode or self.mode
+
+    def reset(self) -> None:
+        """Back to the start: its signing mode and certificates; no bills, no v3 refunds."""
+        self.keys.restore()
+        with self.lock:
+            self.mode = self.initial_mode
+            self.bills.clear()
+            self.refunds.clear()
+            self.notified = 0
 
     def answer_key(self, request_serial: str | None) -> tuple[rsa.RSAPrivateKey, str]:
         """The key and ``Wechatpay-Serial`` of an answer.

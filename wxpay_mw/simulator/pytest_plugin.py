@@ -12,6 +12,11 @@ nothing heavy and starts nothing until a fixture is used.
   a closed port, so notifications are recorded but never acknowledged).
 * ``wxpay_config`` (function): a WxPayConfig for the simulator's merchant, with
   ``api_base`` and ``login_base`` pointed at the simulator.
+* ``wxpay_v3_settings`` (function): the :class:`~wxpay_mw.v3.V3Settings` of the
+  simulator's merchant (APIv3 key, private key file and serial, WeChat Pay public key and
+  its id). Needs ``{"api": "v3"}`` in ``wxpay_simulator_options`` (with ``v3_mode``
+  ``"public_key"``, ``"certificate"`` or ``"both"``); ``wxpay_simulator.v3_env()`` gives
+  the same as ``WXPAY_*`` variables.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ..config import WxPayConfig
+    from ..v3.settings import V3Settings
     from ._server import Simulator
 
 
@@ -60,3 +66,14 @@ def wxpay_notify_url() -> str:
 def wxpay_config(wxpay_simulator: Simulator, wxpay_notify_url: str) -> WxPayConfig:
     """A WxPayConfig for the simulator's merchant, pointed at the simulator."""
     return wxpay_simulator.config(notify_url=wxpay_notify_url)
+
+
+@pytest.fixture
+def wxpay_v3_settings(wxpay_simulator: Simulator) -> V3Settings:
+    """The V3Settings of the simulator's merchant (a simulator started with api="v3")."""
+    if wxpay_simulator.api != "v3":
+        pytest.fail(
+            'wxpay_v3_settings needs a v3 simulator: return {"api": "v3", ...} from your '
+            "wxpay_simulator_options fixture"
+        )
+    return wxpay_simulator.v3_settings()
