@@ -109,12 +109,14 @@ class PlatformKey:
 class V3Files:
     """The PEM files a host configures: ``private_key`` (WXPAY_PRIVATE_KEY_PATH),
     ``certificate`` (apiclient_cert.pem, whose serial is WXPAY_CERT_SERIAL) and
-    ``public_key`` (WXPAY_PUBLIC_KEY_PATH)."""
+    ``public_key`` (WXPAY_PUBLIC_KEY_PATH), and the first platform certificate
+    (``platform_certificate``, for WXPAY_PLATFORM_CERT_PATHS during a migration)."""
 
     directory: str
     private_key: str
     certificate: str
     public_key: str
+    platform_certificate: str
 
 
 class V3Keys:
@@ -219,11 +221,11 @@ class V3Keys:
                 "apiclient_cert.pem", merchant_cert.public_bytes(serialization.Encoding.PEM)
             ),
             public_key=write("pub_key.pem", _public_pem(wechat_key)),
+            platform_certificate=write("wechat_platform_cert.pem", platform.pem),
         )
         # WeChat's own secrets: kept only so that a directory can be reused.
         write("wechat_pub_key_private.pem", _key_pem(wechat_key))
         write("wechat_platform_key.pem", _key_pem(platform.key))
-        write("wechat_platform_cert.pem", platform.pem)
         state = {"apiv3_key": apiv3_key, "public_key_id": public_key_id}
         write(_STATE_FILE, json.dumps(state, indent=1).encode())
         return cls(
@@ -257,6 +259,7 @@ class V3Keys:
                 private_key=str(directory / "apiclient_key.pem"),
                 certificate=str(directory / "apiclient_cert.pem"),
                 public_key=str(directory / "pub_key.pem"),
+                platform_certificate=str(directory / "wechat_platform_cert.pem"),
             ),
             owns_directory=False,
         )

@@ -55,7 +55,9 @@ class V3Methods:
         """The :class:`~wxpay_mw.v3.V3Settings` of this merchant: the APIv3 key,
         ``apiclient_key.pem`` and its serial and, unless WeChat signs with certificates
         only, the WeChat Pay public key and its ``PUB_KEY_ID_...`` (certificate mode: the
-        client downloads ``/v3/certificates``). ``overrides`` as for V3Settings."""
+        client downloads ``/v3/certificates``); in "both" mode also the platform
+        certificate of the start, as a migrating merchant keeps its certificates.
+        ``overrides`` as for V3Settings."""
         from ..v3.settings import V3Settings
 
         v3 = self._v3()
@@ -67,6 +69,8 @@ class V3Methods:
         if v3.mode != "certificate":
             kwargs["public_key_path"] = v3.keys.files.public_key
             kwargs["public_key_id"] = v3.keys.public_key_id
+        if v3.mode == "both":
+            kwargs["platform_cert_paths"] = (v3.keys.files.platform_certificate,)
         kwargs.update(overrides)
         return V3Settings(**kwargs)
 
@@ -89,6 +93,8 @@ class V3Methods:
         if v3.mode != "certificate":
             env["WXPAY_PUBLIC_KEY_PATH"] = v3.keys.files.public_key
             env["WXPAY_PUBLIC_KEY_ID"] = v3.keys.public_key_id
+        if v3.mode == "both":
+            env["WXPAY_PLATFORM_CERT_PATHS"] = v3.keys.files.platform_certificate
         if notify_url is not None:
             env["WXPAY_NOTIFY_URL"] = notify_url
         if self.merchant.refund_notify_url:
