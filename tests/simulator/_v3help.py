@@ -7,6 +7,7 @@ The simulator's signatures are checked with the ``cryptography`` package directl
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,12 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import requests
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from wxpay_mw.config import WxPayConfig
 from wxpay_mw.simulator import Simulator, stable_openid
+from wxpay_mw.v3.calls import V3Request
 from wxpay_mw.v3.client import WeChatPayV3Client
 from wxpay_mw.v3.keys import VerifierKeys, load_certificate
 
@@ -152,3 +155,17 @@ def signature_verifies(key: rsa.RSAPublicKey, headers: dict[str, str], body: byt
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def send(
+    sim: Simulator, method: str, path: str, data: object | bytes | None = None
+) -> requests.Response:
+    """A correctly signed request of any body (to see what the simulator refuses after the
+    signature); ``data`` is JSON-encoded unless it is bytes."""
+    body = data if isinstance(data, bytes) else b"" if data is None else json.dumps(data).encode()
+    settings = sim.v3_settings()
+    req = V3Request(method, path, body, path)
+    headers = req.headers(
+        settings.private_key, mchid=sim.merchant.mch_id, serial_no=settings.cert_serial
+    )
+    return requests.request(method, sim.base_url + path, data=body, headers=headers, timeout=10)
