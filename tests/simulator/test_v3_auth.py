@@ -15,7 +15,7 @@ from urllib3.util import SKIP_HEADER
 
 from wxpay_mw.errors import WeChatError, WeChatUnavailableError
 from wxpay_mw.simulator import Simulator
-from wxpay_mw.v3 import V3ResponseSignatureError, calls
+from wxpay_mw.v3 import SignatureProbeError, V3ResponseSignatureError, calls
 from wxpay_mw.v3.calls import V3Request
 from wxpay_mw.v3.client import WeChatPayV3Client
 
@@ -246,3 +246,15 @@ def test_a_reset_fault_drops_the_connection_and_places_nothing(sim: Simulator) -
     with client(sim) as c, pytest.raises(WeChatUnavailableError):
         c.jsapi_order(out_trade_no=no, total=101, description="A", openid=openid(sim))
     assert sim.order(no) is None
+
+
+def test_a_probe_signature_on_an_answer_is_refused_by_the_client(sim: Simulator) -> None:
+    sim.add_fault("/v3/pay/transactions/jsapi", "sign_probe", count=1)
+    with client(sim) as c, pytest.raises(V3ResponseSignatureError) as caught:
+        c.jsapi_order(out_trade_no=number(), total=101, description="A", openid=openid(sim))
+    assert isinstance(caught.value.reason, SignatureProbeError)
+
+
+def test_sign_probe_is_a_v3_fault(sim: Simulator) -> None:
+    with pytest.raises(ValueError, match="v3 path"):
+        sim.add_fault("/pay/unifiedorder", "sign_probe")

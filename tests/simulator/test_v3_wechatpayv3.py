@@ -152,3 +152,14 @@ def test_their_callback_refuses_a_probe(sim: Simulator) -> None:
         )
         entry = next(n for n in sim.notifications() if n["id"] == probe_id)
     assert [a["status"] for a in entry["attempts"]] == [401]
+
+
+def test_their_client_refuses_an_answer_with_a_probe_signature(sim: Simulator) -> None:
+    sim.add_fault("/v3/pay/transactions/jsapi", "sign_probe", count=1)
+    with pytest.raises(Exception, match="failed to verify the signature"):
+        theirs(sim).pay(
+            description="探测",
+            out_trade_no="WPV3PROBE02",
+            amount={"total": 10},
+            payer={"openid": openid(sim)},
+        )

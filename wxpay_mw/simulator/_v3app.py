@@ -4,8 +4,9 @@
 one (``/v3/...``, ``/simulator/v3/...``, or ``/simulator/pay`` with ``signType`` RSA);
 otherwise it returns None and the v2 application answers. Faults (``_faults.py``) apply
 to v3 paths as to v2's: ``malformed_xml`` truncates the JSON, ``bad_sign`` sends a
-signature that does not verify, ``wechat_error`` answers the v3 code of the same meaning
-(:data:`V3_ERRORS`).
+signature that does not verify, ``sign_probe`` one WeChat's probes carry
+(``WECHATPAY/SIGNTEST/...``, which a client must refuse like any bad signature), and
+``wechat_error`` answers the v3 code of the same meaning (:data:`V3_ERRORS`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from typing import Final
 
 from ..v3 import signing
+from ..v3.verify import PROBE_PREFIX
 from ._app import RESET_KEY
 from ._context import Context
 from ._faults import Fault
@@ -138,6 +140,11 @@ def _faulted(ctx: Context, v3: V3Wechat, request: Request, fault: Fault | None) 
         headers["Wechatpay-Timestamp"] = wrong["Wechatpay-Timestamp"]
         headers["Wechatpay-Nonce"] = wrong["Wechatpay-Nonce"]
         answer.headers = list(headers.items())
+    elif fault.kind == "sign_probe" and answer.signed:
+        answer.headers = [
+            (name, PROBE_PREFIX + value if name == "Wechatpay-Signature" else value)
+            for name, value in answer.headers
+        ]
     return answer
 
 
