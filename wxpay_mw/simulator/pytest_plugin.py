@@ -5,7 +5,7 @@ nothing heavy and starts nothing until a fixture is used.
 
 * ``wxpay_simulator_options`` (session): keyword arguments for the Simulator; override it
   in your conftest.py to choose the merchant, ``time_factor`` (default 0.001) or
-  ``duplicate``.
+  ``duplicate``, or ``{"api": "v3", "v3_mode": ...}`` for WeChat Pay API v3.
 * ``wxpay_simulator_session`` (session): one running simulator for the whole session.
 * ``wxpay_simulator`` (function): that simulator, reset before and after each test.
 * ``wxpay_notify_url`` (function): the notify_url your app serves; override it (default:
