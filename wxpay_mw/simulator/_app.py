@@ -83,6 +83,13 @@ def _tamper(answer: Answer) -> Answer:
     return Answer(answer.status, to_xml(fields), answer.content_type, signed=True)
 
 
+def _serve_v3(ctx: Context, request: Request) -> Answer | None:
+    # v3 mode only: imported on first use, so v2 never loads the v3 modules.
+    from ._v3app import serve_v3
+
+    return serve_v3(ctx, request)
+
+
 class SimulatorApp:
     """WSGI application for one simulator; all its state lives in ``ctx``."""
 
@@ -94,6 +101,8 @@ class SimulatorApp:
         request = _read(environ)
         if request is None:
             answer = Answer(413, b"request body too large", "text/plain")
+        elif self.ctx.v3 is not None and (v3_answer := _serve_v3(self.ctx, request)) is not None:
+            answer = v3_answer
         elif request.path.startswith("/simulator/"):
             answer = control(self.ctx, request)
         elif (
@@ -113,7 +122,11 @@ class SimulatorApp:
         status = HTTPStatus(answer.status)
         start_response(
             f"{status.value} {status.phrase}",
-            [("Content-Type", answer.content_type), ("Content-Length", str(len(answer.body)))],
+            [
+                ("Content-Type", answer.content_type),
+                ("Content-Length", str(len(answer.body))),
+                *answer.headers,
+            ],
         )
         return [answer.body]
 

@@ -19,6 +19,7 @@ from typing import Final, TextIO
 
 from ..errors import ConfigError
 from ._merchant import Merchant
+from ._v3cli import add_v3_arguments, print_v3_banner, v3_options
 
 __all__ = ["add_arguments", "merchant_from_env", "run"]
 
@@ -53,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send every notification twice at once, as WeChat's several servers do",
     )
+    add_v3_arguments(parser)
     commands = parser.add_subparsers(dest="simulator_command", metavar="[trigger]")
     add_trigger(commands)
 
@@ -157,6 +159,7 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
             port=args.port,
             time_factor=args.time_factor,
             duplicate=args.duplicate,
+            **v3_options(args),
         ).start()
     except OSError as exc:
         print(
@@ -169,6 +172,8 @@ def run(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         _print_banner(sys.stdout, simulator.base_url, merchant, from_env)
+        if simulator.api == "v3":
+            print_v3_banner(sys.stdout, simulator)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

@@ -7,6 +7,11 @@ The first attempt goes out at once; the schedule gives the gaps after it, so a
 notification is tried at most 16 times (whether WeChat counts the first send among its
 15 is not documented).
 
+A v3 notification (``headers`` given) is signed afresh for each attempt and counts as
+received when the answer is HTTP 200 or 204, whatever its body (WeChat judges v3 answers
+by status alone, wechatpay-v3.md section 8). A signature probe is sent once, never
+retried, and left out of the count ``wait(n)`` waits for.
+
 With ``duplicate`` every attempt is sent twice at the same moment, as WeChat's several
 servers do: both show up in the log, and the notification counts as acknowledged when
 either is.
@@ -49,6 +54,8 @@ class Attempt:
     acknowledged: bool
     #: Sent by ``POST /simulator/notifications/{id}/redeliver``, not by the schedule.
     manual: bool = False
+    #: v3: the ``Wechatpay-*`` headers this attempt was signed with.
+    headers: dict[str, str] | None = None
 
 
 @dataclass
@@ -65,6 +72,10 @@ class Notification:
     acknowledged: bool = False
     finished: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
+    #: v3: makes each attempt's ``Wechatpay-*`` headers (a fresh timestamp every time).
+    headers: Callable[[], dict[str, str]] | None = None
+    #: False for a signature probe: one attempt only.
+    retry: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of ``GET /simulator/notifications`` entries."""
@@ -80,6 +91,8 @@ class Notification:
         }
         if self.out_refund_no is not None:
             data["out_refund_no"] = self.out_refund_no
+        if self.headers is not None:
+            data["api"] = "v3"
         return data
 
 
@@ -144,11 +157,23 @@ class Deliveries:
         self._spawn(run, "task")
 
     def send(
-        self, kind: str, url: str, body: bytes, out_trade_no: str, out_refund_no: str | None = None
+        self,
+        kind: str,
+        url: str,
+        body: bytes,
+        out_trade_no: str,
+        out_refund_no: str | None = None,
+        *,
+        headers: Callable[[], dict[str, str]] | None = None,
+        retry: bool = True,
     ) -> Notification:
-        """Start delivering a notification; returns its (live) log entry."""
+        """Start delivering a notification; returns its (live) log entry.
+
+        ``headers`` makes it a v3 notification, signed by that function per attempt.
+        """
         with self._cond:
             note = Notification(self._next_id, kind, url, body, out_trade_no, out_refund_no)
+            note.headers, note.retry = headers, retry
             self._next_id += 1
             self._log.append(note)
         self._spawn(lambda: self._deliver(note), f"notify-{note.id}")
@@ -158,7 +183,7 @@ class Deliveries:
         for gap in (*RETRY_SCHEDULE, None):
             if note.cancel.is_set() or note.acknowledged:  # acknowledged: by a redelivery
                 break
-            if self._attempt(note):
+            if self._attempt(note) or not note.retry:
                 break
             if gap is None or note.cancel.wait(gap * self.time_factor):
                 break
@@ -193,21 +218,28 @@ class Deliveries:
         started = time.time()
         status: int | None = None
         answer, error, acked = "", None, False
+        signed = note.headers() if note.headers is not None else None
+        headers = {"Content-Type": "text/xml; charset=utf-8"}
+        if signed is not None:
+            headers = {"Content-Type": "application/json", **signed}
         try:
             response = requests.post(
                 note.url,
                 data=note.body,
-                headers={"Content-Type": "text/xml; charset=utf-8"},
+                headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
             )
             status, answer = response.status_code, response.text[:_ANSWER_CHARS]
-            acked = _acknowledged(response)
+            # v3: received is HTTP 200 or 204, whatever the body; v2: SUCCESS in XML.
+            acked = status in (200, 204) if signed is not None else _acknowledged(response)
         except requests.RequestException as exc:
             error = f"{type(exc).__name__}: {exc}"
         logger.debug("%s notification %s -> %s %s", note.kind, note.url, status, error or "")
         with self._cond:
-            note.attempts.append(Attempt(started, status, answer, error, acked, manual))
+            note.attempts.append(
+                Attempt(started, status, answer, error, acked, manual=manual, headers=signed)
+            )
             note.acknowledged = note.acknowledged or acked
             self._cond.notify_all()
         return acked
@@ -229,7 +261,8 @@ class Deliveries:
             log = [note.as_dict() for note in self._log]
             if callable(condition):
                 return condition(log)
-            return sum(1 for note in log if note["acknowledged"]) >= condition
+            counted = (n for n in log if n["acknowledged"] and n["kind"] != "probe")
+            return sum(1 for _ in counted) >= condition
 
         with self._cond:
             if not self._cond.wait_for(holds, timeout):

@@ -11,6 +11,7 @@
 | ``wechat_error`` | WeChat's own business error ``code``, signed (see below) | no |
 | ``refund_close`` | the refund is accepted, then closes (REFUNDCLOSE, notified) | yes |
 | ``refund_change`` | the refund is accepted, then goes abnormal (CHANGE, notified) | yes |
+| ``sign_probe`` | v3: the normal answer, signed ``WECHATPAY/SIGNTEST/...`` (a probe) | yes |
 
 "Did WeChat act" is the trap each fault sets: after a timeout or a malformed answer the
 order (or refund) may well exist, so the client must query, not assume.
@@ -44,6 +45,7 @@ FAULT_KINDS: Final = (
     "wechat_error",
     "refund_close",
     "refund_change",
+    "sign_probe",
 )
 _DEFAULT_SECONDS: Final = {"latency": 1.0, "timeout": 30.0}
 
@@ -121,8 +123,14 @@ class Fault:
         if count is not None and count < 1:
             raise ValueError("count: expected a positive integer, or null for no limit")
         code = _check_code(endpoint, kind, data.get("code"))
-        if kind in ("refund_close", "refund_change") and not endpoint.endswith("/pay/refund"):
-            raise ValueError(f"endpoint: {kind} applies to a refund path, '/secapi/pay/refund'")
+        refund_paths = ("/pay/refund", "/v3/refund/domestic/refunds")
+        if kind in ("refund_close", "refund_change") and not endpoint.endswith(refund_paths):
+            raise ValueError(
+                f"endpoint: {kind} applies to a refund path, '/secapi/pay/refund' or "
+                "'/v3/refund/domestic/refunds'"
+            )
+        if kind == "sign_probe" and not (endpoint == "*" or endpoint.startswith("/v3/")):
+            raise ValueError("endpoint: sign_probe applies to a v3 path ('/v3/...') or '*'")
         return cls(endpoint, kind, float(seconds), count, code)
 
 

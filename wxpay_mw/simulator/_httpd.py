@@ -74,6 +74,8 @@ class _RequestHandler(WSGIRequestHandler):
         if not self.parse_request():
             return
         environ = self.get_environ()
+        # The request target as sent: v3 signs the URL undecoded, which PATH_INFO is not.
+        environ["REQUEST_URI"] = self.path
         if isinstance(self.connection, ssl.SSLSocket):
             # The handshake is done (the request line was read through it): say whether
             # the client presented a certificate the test CA signed.

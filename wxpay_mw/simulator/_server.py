@@ -24,6 +24,7 @@ from ._refund import platform_refund
 from ._state import State
 from ._tls import TLSFiles, make_tls_files, server_context
 from ._tls import remove as remove_tls_files
+from ._v3server import V3Methods
 
 __all__ = ["PaymentRefused", "Simulator", "run_simulator"]
 
@@ -39,7 +40,7 @@ class PaymentRefused(WxPayError):
         super().__init__(err_msg)
 
 
-class Simulator:
+class Simulator(V3Methods):
     """An offline WeChat (login and pay hosts) for one merchant, served over HTTP.
 
     ``time_factor`` scales WeChat's delays (notification retries: 0.001 turns 15 s into
@@ -50,6 +51,11 @@ class Simulator:
     SSL certificate was sent" without one): see :attr:`tls_files`; :meth:`config` then
     sets WXPAY_CERT_PATH / WXPAY_KEY_PATH, and the host must trust
     ``tls_files.ca_cert`` (e.g. ``REQUESTS_CA_BUNDLE``).
+    With ``api="v3"`` it also speaks WeChat Pay API v3 (``/v3/...``, see ``_v3app.py``):
+    RSA keys for the merchant and for WeChat are made at start (or kept in ``v3_dir``),
+    and WeChat signs as ``v3_mode`` says: ``"public_key"`` (a ``PUB_KEY_ID_...``),
+    ``"certificate"`` (platform certificates from ``/v3/certificates``) or ``"both"`` (a
+    migration); :meth:`v3_settings` and :meth:`v3_env` hand a host its v3 settings.
     Use it as a context manager, or call :meth:`start` and :meth:`stop`. Thread-safe.
     """
 
@@ -63,9 +69,18 @@ class Simulator:
         duplicate: bool = False,
         delivery_timeout: tuple[float, float] = (2.0, 5.0),
         tls: bool = False,
+        api: str = "v2",
+        v3_mode: str = "public_key",
+        v3_dir: str | None = None,
     ) -> None:
         if not time_factor > 0:
             raise ValueError("time_factor must be positive")
+        if api not in ("v2", "v3"):
+            raise ValueError("api must be 'v2' or 'v3'")
+        if v3_mode not in ("public_key", "certificate", "both"):
+            raise ValueError("v3_mode must be 'public_key', 'certificate' or 'both'")
+        self.api = api
+        self._v3_options = (v3_mode, v3_dir)
         self._tls = tls
         #: The test PKI's PEM files while a TLS simulator runs, else None.
         self.tls_files: TLSFiles | None = None
@@ -94,6 +109,8 @@ class Simulator:
         if self._tls:
             self.tls_files = make_tls_files(self.merchant.mch_id, self._host)
             context = server_context(self.tls_files)
+        if self.api == "v3":
+            self._start_v3(*self._v3_options)
         self._server = make_server(self._host, self._port, SimulatorApp(self._ctx), context)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -120,6 +137,8 @@ class Simulator:
         if self.tls_files is not None:
             remove_tls_files(self.tls_files)
             self.tls_files = None
+        if self._ctx.v3 is not None:
+            self._ctx.v3.keys.remove_files()
 
     def __enter__(self) -> Simulator:
         return self.start()
@@ -169,7 +188,10 @@ class Simulator:
         extra: dict[str, Any] = {"outcome": outcome}
         if coupon_fee is not None:
             extra["coupon_fee"] = coupon_fee
-        status, answer = request_payment(self._ctx, {**params, **extra})
+        if self._ctx.v3 is not None and params.get("signType") == "RSA":
+            status, answer = self._pay_v3({**params, **extra})
+        else:
+            status, answer = request_payment(self._ctx, {**params, **extra})
         if check and status != 200:
             raise PaymentRefused(status, answer["errMsg"])
         return answer
@@ -184,6 +206,8 @@ class Simulator:
         ``refund_notify_url``. ``refund_fee`` defaults to what is left to refund.
         Returns ``{"out_refund_no", "refund_id"}``; ValueError if it cannot be refunded.
         """
+        if self._ctx.v3 is not None and not sandbox and self._is_v3_order(out_trade_no):
+            return self._platform_refund_v3(out_trade_no, refund_fee)
         made = platform_refund(self._ctx, out_trade_no, refund_fee, sandbox=sandbox)
         return {"out_refund_no": made.out_refund_no, "refund_id": made.refund_id}
 
@@ -257,8 +281,11 @@ class Simulator:
         self._ctx.deliveries.duplicate = value
 
     def reset(self) -> None:
-        """Forget orders, codes, refunds, notifications and faults (test users stay)."""
+        """Forget orders, codes, refunds, notifications and faults (test users stay); in
+        v3 mode also go back to the signing mode and certificates of the start."""
         reset(self._ctx)
+        if self._ctx.v3 is not None:
+            self._ctx.v3.reset()
 
     def config(self, notify_url: str, **overrides: Any) -> WxPayConfig:
         """A :class:`~wxpay_mw.config.WxPayConfig` for this merchant, pointed here.

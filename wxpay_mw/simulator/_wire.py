@@ -72,6 +72,8 @@ class Answer:
     content_type: str = "text/xml; charset=utf-8"
     #: For the ``bad_sign`` fault: the answer is a signed XML message that may be tampered.
     signed: bool = False
+    #: Further headers (v3: ``Wechatpay-*`` and ``Request-ID``).
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass

@@ -5,7 +5,7 @@ nothing heavy and starts nothing until a fixture is used.
 
 * ``wxpay_simulator_options`` (session): keyword arguments for the Simulator; override it
   in your conftest.py to choose the merchant, ``time_factor`` (default 0.001) or
-  ``duplicate``.
+  ``duplicate``, or ``{"api": "v3", "v3_mode": ...}`` for WeChat Pay API v3.
 * ``wxpay_simulator_session`` (session): one running simulator for the whole session.
 * ``wxpay_simulator`` (function): that simulator, reset before and after each test.
 * ``wxpay_notify_url`` (function): the notify_url your app serves; override it (default:
@@ -16,6 +16,11 @@ nothing heavy and starts nothing until a fixture is used.
   ``config()`` points the simulator's notifications at it; ``serve(app)`` serves the app
   there (ASGI under uvicorn, WSGI under wsgiref) until the test ends. See
   docs/simulator.md for a complete test.
+* ``wxpay_v3_settings`` (function): the :class:`~wxpay_mw.v3.V3Settings` of the
+  simulator's merchant (APIv3 key, private key file and serial, WeChat Pay public key and
+  its id). Needs ``{"api": "v3"}`` in ``wxpay_simulator_options`` (with ``v3_mode``
+  ``"public_key"``, ``"certificate"`` or ``"both"``); ``wxpay_simulator.v3_env()`` gives
+  the same as ``WXPAY_*`` variables.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import pytest
 
 if TYPE_CHECKING:
     from ..config import WxPayConfig
+    from ..v3.settings import V3Settings
     from ._host import HostServer
     from ._server import Simulator
 
@@ -75,3 +81,14 @@ def wxpay_host(wxpay_simulator: Simulator) -> Iterator[HostServer]:
     server = HostServer(wxpay_simulator)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def wxpay_v3_settings(wxpay_simulator: Simulator) -> V3Settings:
+    """The V3Settings of the simulator's merchant (a simulator started with api="v3")."""
+    if wxpay_simulator.api != "v3":
+        pytest.fail(
+            'wxpay_v3_settings needs a v3 simulator: return {"api": "v3", ...} from your '
+            "wxpay_simulator_options fixture"
+        )
+    return wxpay_simulator.v3_settings()
