@@ -9,7 +9,8 @@ Factories for ``uvicorn --factory`` and gunicorn/waitress, configured by environ
 - ``BENCH_STORE_URL``: the reference store's database URL (orders pre-created by the
   harness with :func:`populate_store`).
 - ``BENCH_API_BASE``: where WeChat is (the simulator), for the prepay benchmark.
-- ``BENCH_ACLIENT``: ``key`` gives WxPay a :class:`KeyOnlyAsyncClient` (a diagnostic).
+- With ``amemory`` WxPay also gets an :class:`~wxpay_mw.aclient.AsyncWeChatClient`: an
+  async host calls WeChat on the event loop, without a thread.
 
 Every app also answers ``GET /health`` and ``GET /ping`` outside wxpay-mw (the
 framework's own trivial endpoint), and the notify path is ``/wxpay/notify`` everywhere.
@@ -187,24 +188,12 @@ def _plugins() -> list[object]:
     raise ValueError(f"BENCH_PLUGIN must be memory, amemory or store, not {kind!r}")
 
 
-class KeyOnlyAsyncClient:
-    """Diagnostic: an async WeChat client that only answers ``signing_key``, on the loop.
-
-    With every hook async, a notification still makes one thread hop: the flow asks the
-    client for the signing key, and without an async client that call is offloaded.
-    Given as ``aclient`` (``BENCH_ACLIENT=key``), this shows what the async path costs
-    with no hop at all. Notifications only: it has none of WeChat's other calls.
-    """
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    async def signing_key(self) -> str:
-        return self._key
-
-
 def wxpay() -> WxPay:
-    aclient = KeyOnlyAsyncClient(API_KEY) if os.environ.get("BENCH_ACLIENT") == "key" else None
+    aclient = None
+    if os.environ.get("BENCH_PLUGIN") == "amemory":
+        from wxpay_mw.aclient import AsyncWeChatClient
+
+        aclient = AsyncWeChatClient(config())
     return WxPay(config(), *_plugins(), aclient=aclient)
 
 

@@ -101,7 +101,6 @@ def _groups() -> list[Group]:
                     "async": "bench._apps:asgi",
                     "sync": "bench._apps:asgi",
                     "by hand": "bench._byhand:asgi",
-                    "async no hop": "bench._apps:asgi",
                     "hop executor": "bench._apps:asgi_hop",
                     "hop anyio": "bench._apps:asgi_hop",
                 },
@@ -161,8 +160,6 @@ def _env(variant: str, orders: int) -> dict[str, str]:
     plugin = {"async": "amemory", "sync": "memory"}.get(variant)
     if plugin:
         return {"BENCH_PLUGIN": plugin, "BENCH_ORDERS": str(orders)}
-    if variant == "async no hop":
-        return {"BENCH_PLUGIN": "amemory", "BENCH_ORDERS": str(orders), "BENCH_ACLIENT": "key"}
     if variant == "by hand":
         return {"BENCH_ORDERS": str(orders)}
     if variant.startswith("hop "):
@@ -277,20 +274,6 @@ def _figures(group: Group, m: _Measured, stages: dict[str, str]) -> list[Figure]
             stages,
         )
     )
-    if "async no hop" in group.variants:
-        ratio = median(m.ratios("async no hop", "bare"))
-        cpu, cpu_async = median(m.cpu_us["async no hop"]), median(m.cpu_us["async"])
-        figures.append(
-            Figure(
-                name=f"{group.label} ({group.where}): diagnostic, wxpay-mw (async plugin) "
-                "with signing_key awaited on the loop (no thread hop at all), req/s",
-                value=f"{median(m.rps['async no hop']):,.0f} (x{ratio:.2f} of bare); "
-                f"CPU/req {cpu:.0f} us ({cpu - cpu_async:+.0f} vs async plugin)",
-                note="bench._apps.KeyOnlyAsyncClient as WxPay's aclient: the flow's "
-                "WeChatCall('signing_key') is awaited instead of offloaded, so no request "
-                f"leaves the event loop; {stages.get('async no hop', '')}",
-            )
-        )
     for hop in ("hop executor", "hop anyio"):
         if hop in group.variants:
             ratio = median(m.ratios(hop, "bare"))

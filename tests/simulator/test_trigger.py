@@ -10,13 +10,13 @@ import pytest
 import requests
 
 from examples.catalogue import Catalogue
-from examples.starlette_shop import create_app
-from examples.store import OrderStore
+from examples.flask_shop import create_app
 from wxpay_mw import WxPay, signing
 from wxpay_mw.cli import main
 from wxpay_mw.refundcrypto import decrypt_req_info
 from wxpay_mw.simulator import Simulator
 from wxpay_mw.simulator._host import HostServer
+from wxpay_mw.store import OrderStore
 from wxpay_mw.xmlmsg import from_xml
 
 from .conftest import Receiver
@@ -39,10 +39,11 @@ def merchant_env(monkeypatch: pytest.MonkeyPatch, wxpay_simulator: Simulator) ->
 def shop(
     wxpay_simulator: Simulator, wxpay_host: HostServer, tmp_path: Path
 ) -> Iterator[tuple[str, OrderStore]]:
-    """The Starlette example shop on a real port, talking to the simulator."""
-    store = OrderStore(f"sqlite:///{tmp_path / 'shop.db'}")
+    """The Flask example shop on a real port, talking to the simulator."""
+    store = OrderStore(f"sqlite:///{tmp_path / 'shop.db'}").create_all()
     with WxPay(wxpay_host.config(), store, Catalogue(store)) as wxpay:
         yield wxpay_host.serve(create_app(wxpay)), store
+    store.dispose()
 
 
 def _pending_order(sim: Simulator, shop: str) -> dict[str, str]:

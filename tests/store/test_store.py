@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from examples.catalogue import PRODUCTS, Catalogue
 from examples.store import OrderStore
 from tests.store._workers import deliver_paid
 from wxpay_mw import Order, OrderRejectedError, Payment, Refund
+from wxpay_mw.store import OrderStore as PackagedStore
 
 
 def make_order(store: OrderStore, no: str = "T20240101000001", fee: int = 1280) -> Order:
@@ -149,18 +151,23 @@ def test_prepaid_stores_an_order_the_catalogue_never_added(db_url: str) -> None:
     assert store.get("EXT1") == order
 
 
-def test_catalogue_sets_the_price_and_refuses_strangers(db_url: str) -> None:
-    store = OrderStore(db_url)
+def test_catalogue_sets_the_price_and_refuses_strangers(tmp_path: Path) -> None:
+    # The example shops' catalogue prices orders; the packaged store keeps them.
+    store = PackagedStore(f"sqlite:///{tmp_path / 'shop.db'}").create_all()
     catalogue = Catalogue(store)
     order = catalogue.wxpay_create_order(
         openid="o-1", payload={"product_id": "mooncake", "total_fee": 1}
     )
-    assert order.total_fee == PRODUCTS["mooncake"].price
-    assert store.get(order.out_trade_no) == order
+    assert order.total_fee == PRODUCTS["mooncake"].price  # never the client's total_fee
+    assert store.wxpay_order_created(order=order) is None  # stored as built
+    assert catalogue.wxpay_create_order(
+        openid="o-1", payload={"out_trade_no": order.out_trade_no}
+    ) == store.get(order.out_trade_no)
     with pytest.raises(OrderRejectedError, match="unknown product"):
         catalogue.wxpay_create_order(openid="o-1", payload={"product_id": "caviar"})
     with pytest.raises(OrderRejectedError, match="no such order"):
         catalogue.wxpay_create_order(openid="o-2", payload={"out_trade_no": order.out_trade_no})
+    store.dispose()
 
 
 def test_pending_orders_lists_only_old_prepaid_pending_ones(db_url: str) -> None:
