@@ -1,4 +1,5 @@
-"""wxpay-mw: WeChat Mini Program payments (WeChat Pay API v2) for any Python web app."""
+"""wxpay-mw: WeChat Mini Program payments (WeChat Pay API v2; v3's protocol layer in
+:mod:`wxpay_mw.v3`) for any Python web app."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ from .errors import (
     OrderRejectedError,
     OutTradeNoUsedError,
     RateLimitedError,
+    RefundFailedError,
+    RefundRefusedError,
     ResponseMismatchError,
     ResponseSignatureError,
+    SetupError,
     SignatureError,
+    UnknownOrderError,
     WeChatError,
     WeChatUnavailableError,
     WxPayError,
@@ -47,9 +52,13 @@ __all__ = [
     "Payment",
     "RateLimitedError",
     "Refund",
+    "RefundFailedError",
+    "RefundRefusedError",
     "ResponseMismatchError",
     "ResponseSignatureError",
+    "SetupError",
     "SignatureError",
+    "UnknownOrderError",
     "WeChatClient",
     "WeChatError",
     "WeChatUnavailableError",

@@ -25,7 +25,7 @@ from wxpay_mw.simulator import Simulator
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOPS = ["starlette_shop", "flask_shop", "wsgi_shop"]
+SHOPS = ["fastapi_shop", "starlette_shop", "flask_shop", "wsgi_shop"]
 
 
 def free_port() -> int:
