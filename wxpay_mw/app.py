@@ -28,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 import pluggy
 
@@ -39,7 +39,7 @@ from .config import WxPayConfig
 from .errors import SetupError, WeChatError, WeChatUnavailableError, WxPayError
 from .flow import Flow, PayClient, ReconcileSummary, client_error
 from .models import Refund
-from .operations import Bill, MoneyClient, Operations
+from .operations import Bill, Operations
 from .sansio import Request, Response
 
 if TYPE_CHECKING:
@@ -375,8 +375,8 @@ class WxPay:
 
     @functools.cached_property
     def operations(self) -> Operations:
-        """Refunds, closing, queries and bills for this merchant."""
-        return Operations(self.config, cast(MoneyClient, self.client), self.hook, self.order_status)
+        """Refunds, closing, queries and bills for this merchant, as steps to drive."""
+        return Operations(self.config, self.flow)
 
     def refund(
         self,
@@ -386,25 +386,58 @@ class WxPay:
         out_refund_no: str | None = None,
     ) -> Refund:
         """Refund ``refund_fee`` fen; idempotent on ``out_refund_no`` (see Operations)."""
-        return self.operations.refund(out_trade_no, refund_fee, reason, out_refund_no)
+        return self._run(self.operations.refund(out_trade_no, refund_fee, reason, out_refund_no))
+
+    async def arefund(
+        self,
+        out_trade_no: str,
+        refund_fee: int,
+        reason: str | None = None,
+        out_refund_no: str | None = None,
+    ) -> Refund:
+        """:meth:`refund` for async hosts (AsyncOrderStore, AsyncWeChatClient)."""
+        steps = self.operations.refund(out_trade_no, refund_fee, reason, out_refund_no)
+        return await self._arun(steps)
 
     def refund_query(
         self, *, out_trade_no: str | None = None, out_refund_no: str | None = None
     ) -> list[Refund]:
         """The refunds WeChat knows of, recorded in the store."""
-        return self.operations.refund_query(out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+        return self._run(
+            self.operations.refund_query(out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+        )
+
+    async def arefund_query(
+        self, *, out_trade_no: str | None = None, out_refund_no: str | None = None
+    ) -> list[Refund]:
+        """:meth:`refund_query` for async hosts."""
+        return await self._arun(
+            self.operations.refund_query(out_trade_no=out_trade_no, out_refund_no=out_refund_no)
+        )
 
     def close_order(self, out_trade_no: str) -> str:
         """Close an unpaid order (``close()`` closes this object's client)."""
-        return self.operations.close(out_trade_no)
+        return self._run(self.operations.close(out_trade_no))
+
+    async def aclose_order(self, out_trade_no: str) -> str:
+        """:meth:`close_order` for async hosts."""
+        return await self._arun(self.operations.close(out_trade_no))
 
     def query(self, out_trade_no: str) -> dict[str, str]:
         """WeChat's orderquery answer; the store follows it."""
-        return self.operations.query(out_trade_no)
+        return self._run(self.operations.query(out_trade_no))
+
+    async def aquery(self, out_trade_no: str) -> dict[str, str]:
+        """:meth:`query` for async hosts."""
+        return await self._arun(self.operations.query(out_trade_no))
 
     def download_bill(self, bill_date: str | datetime.date, bill_type: str = "ALL") -> Bill:
         """The day's bill (``yyyyMMdd`` or a date), parsed."""
-        return self.operations.download_bill(bill_date, bill_type)
+        return self._run(self.operations.download_bill(bill_date, bill_type))
+
+    async def adownload_bill(self, bill_date: str | datetime.date, bill_type: str = "ALL") -> Bill:
+        """:meth:`download_bill` for async hosts."""
+        return await self._arun(self.operations.download_bill(bill_date, bill_type))
 
 
 def _client_type_check(client: WeChatClient) -> PayClient:

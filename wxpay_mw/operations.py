@@ -10,7 +10,9 @@ right, and records each step through the store's hooks:
   ``action`` saying what to do; definite ones give the reserved amount back;
 - refundquery's answer updates the store (``wxpay_refund_updated``).
 
-``WxPay.refund`` and its siblings call these; they are synchronous, like the client.
+Each operation is written once, as steps (:mod:`wxpay_mw._drive`): ``WxPay.refund`` and
+its siblings run them synchronously, ``WxPay.arefund`` and the other ``a*`` twins on the
+event loop (async hooks awaited: :class:`~wxpay_mw.store.AsyncOrderStore` works there).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
+from ._drive import HookCall, Steps, WeChatCall
 from ._verify import fen
 from .bills import Bill, parse_bill, yuan_to_fen
 from .config import WxPayConfig
@@ -122,19 +125,18 @@ def _refunds_of(fields: Mapping[str, str]) -> list[Refund]:
 class Operations:
     """Refunds, closing, queries and bills for one merchant, recorded through hooks.
 
-    ``status`` is the order-status function (``WxPay.order_status``): after
-    a query or a close finds the stored order behind WeChat, the store is brought up to
-    date through it, with the same checks as for a notification.
+    ``flow`` is the payment flow (:class:`~wxpay_mw.flow.Flow`): after a query or a close
+    finds the stored order behind WeChat, the store is brought up to date through its
+    order-status path, with the same checks as for a notification. Each method returns
+    steps for a driver (see the module docstring).
     """
 
-    def __init__(self, config: WxPayConfig, client: MoneyClient, hook: Any, status: Any) -> None:
+    def __init__(self, config: WxPayConfig, flow: Any) -> None:
         self.config = config
-        self.client = client
-        self.hook = hook
-        self.status = status
+        self.flow = flow
 
-    def _order(self, out_trade_no: str) -> Order:
-        order = self.hook.wxpay_load_order(out_trade_no=out_trade_no)
+    def _order(self, out_trade_no: str) -> Steps[Order]:
+        order = yield HookCall("wxpay_load_order", {"out_trade_no": out_trade_no})
         if not isinstance(order, Order):
             raise UnknownOrderError(f"no order {out_trade_no!r} in the store")
         return order
@@ -147,7 +149,7 @@ class Operations:
         refund_fee: int,
         reason: str | None = None,
         out_refund_no: str | None = None,
-    ) -> Refund:
+    ) -> Steps[Refund]:
         """Refund ``refund_fee`` fen of a paid order; the refund as recorded.
 
         Keep the returned ``out_refund_no``: calling again with it (after a timeout, a
@@ -155,30 +157,39 @@ class Operations:
         PROCESSING until the refund notification or :meth:`refund_query` says SUCCESS.
         """
         number = out_refund_no or f"R{secrets.token_hex(12)}"
-        recorded: Refund | None = self.hook.wxpay_refund_requested(
-            out_trade_no=out_trade_no, out_refund_no=number, refund_fee=refund_fee, reason=reason
+        recorded: Refund | None = yield HookCall(
+            "wxpay_refund_requested",
+            {
+                "out_trade_no": out_trade_no,
+                "out_refund_no": number,
+                "refund_fee": refund_fee,
+                "reason": reason,
+            },
         )
         if recorded is not None and not isinstance(recorded, Refund):
             raise TypeError(
                 f"wxpay_refund_requested returned {type(recorded).__name__}, expected Refund"
             )
         if recorded is None:  # no store records refunds: WeChat's own checks only
-            order = self._order(out_trade_no)
+            order = yield from self._order(out_trade_no)
             if order.status not in ("paid", "refunded"):
                 raise RefundRefusedError("not_paid", f"order {out_trade_no} is {order.status}")
             recorded = Refund(out_trade_no, number, "", refund_fee, order.total_fee, "REQUESTED")
         if recorded.refund_status in _FINAL:
             return recorded  # settled already: asking again changes nothing
         try:
-            answer = self.client.refund(
-                out_refund_no=number,
-                total_fee=recorded.total_fee,
-                refund_fee=refund_fee,
-                out_trade_no=out_trade_no,
-                refund_desc=reason,
+            answer = yield WeChatCall(
+                "refund",
+                {
+                    "out_refund_no": number,
+                    "total_fee": recorded.total_fee,
+                    "refund_fee": refund_fee,
+                    "out_trade_no": out_trade_no,
+                    "refund_desc": reason,
+                },
             )
         except (WeChatError, WeChatUnavailableError) as exc:
-            raise self._refund_failed(recorded, exc) from exc
+            raise (yield from self._refund_failed(recorded, exc)) from exc
         made = Refund(
             out_trade_no=out_trade_no,
             out_refund_no=number,
@@ -188,12 +199,12 @@ class Operations:
             refund_status="PROCESSING",
             fields=dict(answer),
         )
-        self.hook.wxpay_refund_updated(refund=made)
+        yield HookCall("wxpay_refund_updated", {"refund": made})
         return made
 
     def _refund_failed(
         self, recorded: Refund, exc: WeChatError | WeChatUnavailableError
-    ) -> RefundFailedError:
+    ) -> Steps[RefundFailedError]:
         action = refund_action(exc)
         code = exc.code if isinstance(exc, WeChatError) else "UNAVAILABLE"
         log.warning("refund %s: %s (%s)", recorded.out_refund_no, exc, action)
@@ -207,17 +218,17 @@ class Operations:
                 refund_status="FAILED",
                 fields={"err_code": code},
             )
-            self.hook.wxpay_refund_updated(refund=failed)
+            yield HookCall("wxpay_refund_updated", {"refund": failed})
         detail = exc.description if isinstance(exc, WeChatError) else str(exc)
         return RefundFailedError(action, code, recorded.out_refund_no, detail or str(exc))
 
     def refund_query(
         self, *, out_trade_no: str | None = None, out_refund_no: str | None = None
-    ) -> list[Refund]:
+    ) -> Steps[list[Refund]]:
         """The refunds WeChat knows of (an order's, or one), recorded in the store."""
         try:
-            fields = self.client.refund_query(
-                out_trade_no=out_trade_no, out_refund_no=out_refund_no
+            fields = yield WeChatCall(
+                "refund_query", {"out_trade_no": out_trade_no, "out_refund_no": out_refund_no}
             )
         except WeChatError as exc:
             if exc.code == "REFUNDNOTEXIST":
@@ -225,44 +236,46 @@ class Operations:
             raise
         refunds = _refunds_of(fields)
         for found in refunds:
-            self.hook.wxpay_refund_updated(refund=found)
+            yield HookCall("wxpay_refund_updated", {"refund": found})
         return refunds
 
     # -- orders ---------------------------------------------------------------------------
 
-    def query(self, out_trade_no: str) -> dict[str, str]:
+    def query(self, out_trade_no: str) -> Steps[dict[str, str]]:
         """WeChat's verified orderquery answer; a stored pending order it says is paid or
         closed is updated (through the order-status path's checks)."""
-        fields = self.client.order_query(out_trade_no=out_trade_no)
-        order = self.hook.wxpay_load_order(out_trade_no=out_trade_no)
+        fields: dict[str, str] = yield WeChatCall("order_query", {"out_trade_no": out_trade_no})
+        order = yield HookCall("wxpay_load_order", {"out_trade_no": out_trade_no})
         behind = isinstance(order, Order) and order.status == "pending"
-        if behind and fields.get("trade_state") in ("SUCCESS", "CLOSED"):
-            self.status(out_trade_no)
+        if behind and fields.get("trade_state") in ("SUCCESS", "REFUND", "CLOSED"):
+            yield from self.flow.order_status(out_trade_no)
         return fields
 
-    def close(self, out_trade_no: str) -> str:
+    def close(self, out_trade_no: str) -> Steps[str]:
         """Close an unpaid order at WeChat and in the store; the order's status after.
 
         ``"closed"``; or ``"paid"`` when WeChat says it was paid meanwhile (the payment is
         recorded, exactly once, as for a notification).
         """
-        order = self._order(out_trade_no)
+        order = yield from self._order(out_trade_no)
         try:
-            fields = self.client.close_order(out_trade_no)
+            fields = yield WeChatCall("close_order", {"out_trade_no": out_trade_no})
         except OrderPaidError:
-            return str(self.status(out_trade_no)["status"])
+            return str((yield from self.flow.order_status(out_trade_no))["status"])
         except OrderClosedError as exc:
             fields = exc.fields
-        self.hook.wxpay_order_closed(order=order, fields=dict(fields))
-        stored = self.hook.wxpay_load_order(out_trade_no=out_trade_no)
+        yield HookCall("wxpay_order_closed", {"order": order, "fields": dict(fields)})
+        stored = yield HookCall("wxpay_load_order", {"out_trade_no": out_trade_no})
         return stored.status if isinstance(stored, Order) else "closed"
 
     # -- bills ----------------------------------------------------------------------------
 
-    def download_bill(self, bill_date: str | _dt.date, bill_type: str = "ALL") -> Bill:
+    def download_bill(self, bill_date: str | _dt.date, bill_type: str = "ALL") -> Steps[Bill]:
         """The day's bill, parsed; an empty Bill for a day without transactions."""
         try:
-            text = self.client.download_bill(bill_date, bill_type)
+            text = yield WeChatCall(
+                "download_bill", {"bill_date": bill_date, "bill_type": bill_type}
+            )
         except WeChatError as exc:
             if "no bill exist" in exc.description.lower():
                 return Bill()

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
 
-from wxpay_mw import Order, Payment, Refund, WxPay, WxPayConfig, hookimpl
+from wxpay_mw import Order, Payment, Refund, WxPay, WxPayConfig, hookimpl, xmlmsg
+from wxpay_mw._kit import PAY_KEYS
 from wxpay_mw.errors import RefundRefusedError
+from wxpay_mw.sansio import Request
+from wxpay_mw.simulator import Simulator
 from wxpay_mw.store import AsyncOrderStore, make_async_engine
 
 from ._shop import SHIPMENTS, host_for, shipments
@@ -161,3 +165,58 @@ def test_create_all_and_an_unregistered_store(tmp_path: Any) -> None:
         await engine.dispose()
 
     asyncio.run(main())
+
+
+def test_an_async_host_takes_a_payment_and_refunds_half_without_a_thread(
+    store_url: str, wxpay_simulator: Simulator
+) -> None:
+    # Async hooks, the async store, the async client: prepay, notify and the money
+    # operations all run on the event loop (offloading anything is an error here).
+    from wxpay_mw.aclient import AsyncWeChatClient
+
+    config = wxpay_simulator.config(notify_url="http://127.0.0.1:9/wxpay/notify")
+    host_for(store_url)
+
+    async def no_threads(fn: Any) -> Any:
+        raise AssertionError(f"offloaded to a thread: {fn}")
+
+    async def main() -> tuple[list[Refund], str, dict[str, str]]:
+        store, shop = AsyncOrderStore(store_url), AsyncShop()
+        aclient = AsyncWeChatClient(config)
+        try:
+            with WxPay(config, store, shop, aclient=aclient) as wxpay:
+                # ahandle with an offload that refuses: nothing may leave the loop.
+                async def prepay(order_no: str) -> dict[str, str]:
+                    body = json.dumps({"order_no": order_no, "code": wxpay_simulator.login()})
+                    request = Request(
+                        "POST", "/prepay", {"content-type": "application/json"}, body.encode()
+                    )
+                    answer = await wxpay.ahandle(request, no_threads)
+                    assert answer.status == 200, answer.body
+                    data: dict[str, str] = json.loads(answer.body)
+                    return data
+
+                params = await prepay("AS1")
+                await asyncio.to_thread(wxpay_simulator.pay, {k: params[k] for k in PAY_KEYS})
+                log = await asyncio.to_thread(
+                    wxpay_simulator.wait_for_notifications, lambda log: len(log) == 1
+                )
+                note = Request("POST", "/notify", {}, log[0]["body"].encode())
+                acked = await wxpay.ahandle(note, no_threads)
+                assert xmlmsg.from_xml(acked.body)["return_code"] == "SUCCESS"
+                half = await wxpay.arefund("AS1", 500, reason="half")
+                assert (half.refund_status, half.refund_fee) == ("PROCESSING", 500)
+                refunds = await wxpay.arefund_query(out_trade_no="AS1")
+                await prepay("AS2")
+                closed = await wxpay.aclose_order("AS2")
+                queried = await wxpay.aquery("AS1")
+                return refunds, closed, queried
+        finally:
+            await aclient.aclose()
+            await store.dispose()
+
+    refunds, closed, queried = asyncio.run(main())
+    assert [(r.out_trade_no, r.refund_fee) for r in refunds] == [("AS1", 500)]
+    assert closed == "closed"
+    assert queried["trade_state"] == "REFUND"
+    assert shipments(store_url)[0][0] == "AS1"
