@@ -12,11 +12,12 @@ ROOT = Path(__file__).resolve().parents[2]
 _FENCE = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
-def section(path: str, heading: str, until: str) -> str:
-    """The text of ``path`` from the line ``heading`` up to the line starting ``until``."""
+def section(path: str, heading: str, until: str | None = None) -> str:
+    """The text of ``path`` from the line ``heading`` up to the line starting ``until``
+    (or to the end)."""
     text = (ROOT / path).read_text("utf-8")
     start = text.index(f"\n{heading}\n")
-    return text[start : text.index(f"\n{until}", start)]
+    return text[start : None if until is None else text.index(f"\n{until}", start)]
 
 
 def python_blocks(text: str) -> list[str]:

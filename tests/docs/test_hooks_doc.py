@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from tests.docs.snippets import close_shop, python_blocks, run_blocks, section
-from wxpay_mw import WxPay, xmlmsg
+from tests.flow.test_hooks_documented import HOOKS
+from wxpay_mw import WxPay, WxPayConfig, xmlmsg
 from wxpay_mw.simulator import Simulator
 
 
@@ -22,3 +23,13 @@ def test_the_minimal_plugin_takes_a_payment(wxpay_env: None, wxpay_simulator: Si
         assert wxpay.order_status(answer["out_trade_no"])["status"] == "paid"
     finally:
         close_shop(wxpay)
+
+
+def test_every_hook_is_shown_in_its_async_form(wxpay_config: WxPayConfig) -> None:
+    (block,) = python_blocks(section("docs/hooks.md", "# Every hook in its async form"))
+    namespace = run_blocks([block], "docs/hooks.md")
+    shown = {name for name in vars(namespace["AsyncHost"]) if name.startswith("wxpay_")}
+    assert shown == set(HOOKS)
+    # It registers as written: async hooks are allowed until a synchronous adapter says no.
+    with WxPay(wxpay_config, namespace["AsyncHost"]()) as wxpay:
+        assert wxpay.plugins.has_async
