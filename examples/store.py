@@ -1,9 +1,15 @@
-"""The reference order store: wxpay-mw's hooks on a real database. Copy this pattern.
+"""A host's own order store: wxpay-mw's hooks on the host's own tables, hand-written SQL.
+
+Most shops should use the packaged store, :mod:`wxpay_mw.store` (SQLAlchemy; SQLite,
+PostgreSQL, MySQL), as the example shops do. This is for a host whose orders already
+live in its own tables: the same rules, written by hand, and it passes the conformance
+kit (``wxpay_mw.testing``; tests/store/test_kit_own_store.py runs it on SQLite and
+PostgreSQL), which is how a host checks its own hooks.
 
 ``OrderStore(url)`` keeps orders in SQLite (``sqlite:///path.db``, the default, stdlib
 only) or PostgreSQL (``postgresql://...``, psycopg 3) and implements every hook except
-``wxpay_create_order``, which belongs to your catalogue (see ``examples/catalogue.py``):
-the catalogue builds the :class:`~wxpay_mw.Order` and calls :meth:`OrderStore.add_order`.
+``wxpay_create_order``, which belongs to the host's pricing: it builds the
+:class:`~wxpay_mw.Order` and calls :meth:`OrderStore.add_order`.
 
 The one thing to get right is the paid transition. WeChat delivers the same notification
 again and again, sometimes to several workers at the same moment, and the order-status
