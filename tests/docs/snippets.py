@@ -17,7 +17,7 @@ def section(path: str, heading: str, until: str | None = None) -> str:
     (or to the end)."""
     text = (ROOT / path).read_text("utf-8")
     start = text.index(f"\n{heading}\n")
-    return text[start : None if until is None else text.index(f"\n{until}", start)]
+    return text[start : None if until is None else text.index(f"\n{until}", start + 1)]
 
 
 def python_blocks(text: str) -> list[str]:
