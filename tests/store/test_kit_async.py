@@ -4,15 +4,19 @@ broken async store that the kit must catch."""
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import Any
 
 import pytest
 
+from wxpay_mw import Order, hookimpl
 from wxpay_mw.errors import SetupError
 from wxpay_mw.simulator import Simulator
+from wxpay_mw.store import AsyncOrderStore
 from wxpay_mw.testing import (
     Host,
+    Probe,
     StoreConformance,
     check_closed_order,
     check_crash_mid_transaction,
@@ -22,7 +26,7 @@ from wxpay_mw.testing import (
     check_reconciliation,
 )
 
-from ._async_shop import async_host_for, broken_async_plugins
+from ._async_shop import AsyncShop, async_host_for, broken_async_plugins
 from ._shop import host_for, payload, shipments
 
 
@@ -81,3 +85,37 @@ def test_a_synchronous_host_declared_async_is_driven_through_ahandle(
     check_duplicates_in_threads(declared, wxpay_simulator)
     check_duplicates_in_processes(declared, wxpay_simulator)
     assert len(shipments(url)) == 2
+
+
+class CountingStore(AsyncOrderStore):
+    """Counts the wxpay_load_order calls in flight at once (the first hook a
+    notification reaches)."""
+
+    in_flight = 0
+    most = 0
+
+    @hookimpl
+    async def wxpay_load_order(self, out_trade_no: str) -> Order | None:
+        CountingStore.in_flight += 1
+        CountingStore.most = max(CountingStore.most, CountingStore.in_flight)
+        try:
+            await asyncio.sleep(0)  # let every other task that was started get here
+            return await self.get(out_trade_no)
+        finally:
+            CountingStore.in_flight -= 1
+
+
+def counting_plugins(url: str, probe: Probe) -> list[object]:
+    return [CountingStore(url), AsyncShop(probe)]
+
+
+def test_the_async_storm_has_every_notification_in_flight_at_once(
+    tmp_path: Any, wxpay_simulator: Simulator
+) -> None:
+    url = f"sqlite:///{tmp_path}/kit.db"
+    host_for(url)
+    counting = Host(plugins=partial(counting_plugins, url), payload=payload)
+    CountingStore.most = 0
+    check_duplicates_in_threads(counting, wxpay_simulator, threads=16)
+    # Prepay and the final reads come one at a time; the storm all at once.
+    assert CountingStore.most == 16
