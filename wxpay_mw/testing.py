@@ -23,6 +23,15 @@ Describe your host with a :class:`Host`::
 
 ``plugins`` must be a module-level function (or a ``functools.partial`` of one): the
 process checks call it again in child processes.
+
+An async host (``async def`` hooks, e.g. :class:`wxpay_mw.store.AsyncOrderStore`) is
+checked the same way: the kit sees the async hooks (or ``Host(..., asynchronous=True)``
+says so) and drives each request through ``await WxPay.ahandle(...)``, reconciliation
+through ``await WxPay.areconcile(...)``, on an event loop of the app's own, which also
+awaits each plugin's ``dispose()``. The duplicates then arrive as many ``ahandle`` tasks
+at once on that loop, and in each child process on the child's own loop; the crash
+check kills a child inside its awaited paid transaction. ``asynchronous=False`` refuses
+``async def`` hooks.
 """
 
 from __future__ import annotations
