@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import signing, xmlmsg
-from .app import WxPay
+from ._kitapp import KitApp, running
 from .config import WxPayConfig
 from .models import Order, Payment
 from .sansio import Request, Response
@@ -29,6 +29,7 @@ __all__ = [
     "PAY_KEYS",
     "TIMEOUT",
     "Host",
+    "KitApp",
     "Probe",
     "assert_paid_once",
     "expect",
@@ -36,6 +37,7 @@ __all__ = [
     "new_order",
     "new_probe",
     "notify",
+    "notify_at_once",
     "paid_notification",
     "prepay",
     "running",
@@ -89,10 +91,14 @@ class Host:
     WxPay the kit builds, in this process and in child processes); the paid reaction
     calls ``probe.fulfilled``. ``payload(out_trade_no)``: the prepay JSON (without the
     wx.login code) for a new order when None, else for paying that order again.
+    ``asynchronous``: drive the flow through ``await WxPay.ahandle`` on an event loop
+    (True), through ``WxPay.handle`` (False), or as the hooks say (None: asynchronously
+    when any hook is ``async def``).
     """
 
     plugins: Callable[[Probe], Sequence[object]]
     payload: Callable[[str | None], dict[str, Any]]
+    asynchronous: bool | None = None
 
 
 def expect(condition: bool, message: str) -> None:
@@ -104,22 +110,9 @@ def expect(condition: bool, message: str) -> None:
 # -- driving the flow ---------------------------------------------------------------------
 
 
-@contextmanager
-def running(config: WxPayConfig, plugins: Sequence[object]) -> Iterator[WxPay]:
-    """WxPay on ``plugins``; afterwards each plugin's ``dispose()`` or ``close()``, if any."""
-    try:
-        with WxPay(config, *plugins) as wxpay:
-            yield wxpay
-    finally:
-        for plugin in plugins:
-            closer = getattr(plugin, "dispose", None) or getattr(plugin, "close", None)
-            if callable(closer):
-                closer()
-
-
-def host_app(host: Host, sim: Simulator, probe: Probe) -> AbstractContextManager[WxPay]:
+def host_app(host: Host, sim: Simulator, probe: Probe) -> AbstractContextManager[KitApp]:
     """A WxPay on fresh plugins of ``host``, talking to ``sim``."""
-    return running(sim_config(sim), host.plugins(probe))
+    return running(sim_config(sim), host.plugins(probe), host.asynchronous)
 
 
 def sim_config(sim: Simulator) -> WxPayConfig:
@@ -128,31 +121,43 @@ def sim_config(sim: Simulator) -> WxPayConfig:
     return sim.config(notify_url="http://127.0.0.1:9/wxpay/notify")
 
 
-def notify(wxpay: WxPay, body: bytes) -> str:
+def notify(app: KitApp, body: bytes) -> str:
     """Hand ``body`` to the notify endpoint; the answer's return_code."""
-    response = wxpay.handle(Request("POST", "/notify", {"content-type": "text/xml"}, body))
+    return _return_code(app.handle(_notification(body)))
+
+
+def notify_at_once(app: KitApp, body: bytes, times: int) -> list[str]:
+    """Hand ``body`` to the notify endpoint ``times`` times at once; each return_code."""
+    return [_return_code(answer) for answer in app.handle_at_once(_notification(body), times)]
+
+
+def _notification(body: bytes) -> Request:
+    return Request("POST", "/notify", {"content-type": "text/xml"}, body)
+
+
+def _return_code(response: Response) -> str:
     expect(response.status == 200, f"the notify endpoint answered HTTP {response.status}")
     return xmlmsg.from_xml(response.body)["return_code"]
 
 
-def prepay(wxpay: WxPay, sim: Simulator, payload: dict[str, Any]) -> Response:
+def prepay(app: KitApp, sim: Simulator, payload: dict[str, Any]) -> Response:
     """POST /prepay with ``payload`` and a fresh wx.login code."""
     body = json.dumps({**payload, "code": sim.login()}).encode()
     headers = {"content-type": "application/json"}
-    return wxpay.handle(Request("POST", "/prepay", headers, body, client_ip="127.0.0.1"))
+    return app.handle(Request("POST", "/prepay", headers, body, client_ip="127.0.0.1"))
 
 
-def new_order(wxpay: WxPay, sim: Simulator, host: Host) -> dict[str, str]:
+def new_order(app: KitApp, sim: Simulator, host: Host) -> dict[str, str]:
     """Prepay a new order; the payment parameters with its out_trade_no."""
-    response = prepay(wxpay, sim, host.payload(None))
+    response = prepay(app, sim, host.payload(None))
     expect(response.status == 200, f"prepay of a new order failed: {response.body!r}")
     params: dict[str, str] = json.loads(response.body)
     return params
 
 
-def stored(wxpay: WxPay, out_trade_no: str) -> Order:
+def stored(app: KitApp, out_trade_no: str) -> Order:
     """The order as the host's wxpay_load_order returns it."""
-    order = wxpay.hook.wxpay_load_order(out_trade_no=out_trade_no)
+    order = app.hook("wxpay_load_order", out_trade_no=out_trade_no)
     if not isinstance(order, Order):
         raise AssertionError(f"wxpay_load_order({out_trade_no!r}) returned {order!r}")
     return order
@@ -196,14 +201,14 @@ def signed(sim: Simulator, order: Order, **changes: str) -> bytes:
     return xmlmsg.to_xml(fields)
 
 
-def assert_paid_once(wxpay: WxPay, probe: Probe, no: str, transaction_id: str) -> None:
+def assert_paid_once(app: KitApp, probe: Probe, no: str, transaction_id: str) -> None:
     """One reaction, and the order stored paid with this transaction_id."""
     reactions = probe.fulfilments(no)
     expect(
         reactions == [transaction_id],
         f"order {no}: the paid reaction ran {len(reactions)} times, expected exactly once",
     )
-    order = stored(wxpay, no)
+    order = stored(app, no)
     expect(order.status == "paid", f"order {no} is {order.status!r} after its payment")
     expect(order.transaction_id == transaction_id, f"order {no}: wrong transaction_id")
 
