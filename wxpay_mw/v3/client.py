@@ -227,7 +227,19 @@ class WeChatPayV3Client:
         return certs
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
-        """Verify and decrypt a notification with this merchant's keys (see notify.py)."""
+        """Verify and decrypt a notification with this merchant's keys (see notify.py).
+
+        A serial no key is held for may be a new platform certificate (certificate
+        mode): the certificates are downloaded once before the message is refused.
+        """
+        try:
+            return self._parse_notification(headers, body)
+        except UnknownSerialError as exc:
+            if not self._refresher.for_unknown_serial(exc.serial):
+                raise
+            return self._parse_notification(headers, body)
+
+    def _parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         return parse_notification(
             headers,
             body,
