@@ -100,8 +100,8 @@ class V3PayClient:
         )
         return {"prepay_id": prepay_id}
 
-    def pay_params(self, *, prepay_id: str, sign_type: str) -> dict[str, str]:
-        """The wx.requestPayment parameters, signType RSA (``sign_type`` is v2's)."""
+    def pay_params(self, *, prepay_id: str) -> dict[str, str]:
+        """The wx.requestPayment parameters, signType RSA."""
         return self.v3.request_payment(prepay_id)
 
     def open_notification(self, *, headers: Mapping[str, str], body: bytes) -> dict[str, str]:
@@ -188,6 +188,9 @@ class V3PayClient:
     def download_bill(self, bill_date: str | _dt.date, bill_type: str = "ALL") -> str:
         """The day's bill (the same table as v2's), its SHA-1 checked; "" for a day
         without one."""
+        if isinstance(bill_date, str) and len(bill_date) == 8 and bill_date.isdigit():
+            # v2 writes yyyyMMdd, v3 yyyy-MM-dd: the operations accept both.
+            bill_date = f"{bill_date[:4]}-{bill_date[4:6]}-{bill_date[6:]}"
         try:
             content = self.v3.download_bill(bill_date, bill_type)
         except WeChatError as exc:
