@@ -46,7 +46,9 @@ def test_a_v3_payment_is_acknowledged_by_status_and_recorded(sim: Simulator, sty
         assert (paid.total_fee, paid.cash_fee, paid.source) == (250, 250, "notify")
         assert len(paid.time_end) == 14 and paid.fields["trade_state"] == "SUCCESS"
         status = requests.get(
-            host.url(f"/orders/{no}"), headers={"x-wxpay-token": str(data["status_token"])}
+            host.url(f"/orders/{no}"),
+            headers={"x-wxpay-token": str(data["status_token"])},
+            timeout=10,
         )
         assert status.status_code == 200
         assert status.json()["status"] == "paid"
@@ -83,7 +85,9 @@ def test_the_status_token_comes_from_the_apiv3_key_not_the_v2_key(sim: Simulator
     with hosted(sim, "wsgi-middleware", (store,)) as host:
         no = str(host.prepay(sim, sku="apple")["out_trade_no"])
         v2_token = status_token(sim.merchant.api_key, no)
-        refused = requests.get(host.url(f"/orders/{no}"), headers={"x-wxpay-token": v2_token})
+        refused = requests.get(
+            host.url(f"/orders/{no}"), headers={"x-wxpay-token": v2_token}, timeout=10
+        )
         assert refused.status_code == 404
         assert host.wxpay.config.api_key == ""
 
