@@ -206,3 +206,23 @@ def test_the_simulators_probe_is_refused_over_http(sim: Simulator) -> None:
         assert [a["status"] for a in probe["attempts"]] == [401]
         assert store.get(no).status == "pending"  # type: ignore[union-attr]
         assert [r for r, _ in store.rejections] == ["bad_sign"]
+
+
+def test_another_transaction_event_is_refused(
+    wxpay: tuple[WxPay, MemoryStore], sim: Simulator
+) -> None:
+    host, store = wxpay
+    no = _order(host, sim)
+    note = signed_notification(sim, transaction(sim, no, 250), event_type="TRANSACTION.CLOSED")
+    assert _refused(_post(host, note))["message"] == "bad_fields"
+    assert store.get(no).status == "pending"  # type: ignore[union-attr]
+
+
+def test_a_host_without_its_hooks_answers_500_never_200(sim: Simulator) -> None:
+    # A 200 would be "received" to WeChat, whatever its body: the payment would be lost.
+    with WxPay(v3_config(sim, CLOSED)) as bare:
+        note = signed_notification(sim, transaction(sim, "T0000001", 250))
+        for path in ("/notify", "/refund-notify"):
+            answer = _post(bare, note, path)
+            assert answer.status == 500
+            assert _refused(answer)["message"] == "internal error"
