@@ -234,20 +234,39 @@ class WxPay:
         return await self._arun(self.flow.prepay(payload, client_ip, request))
 
     def notify(self, body: bytes) -> bytes:
-        """Handle a payment notification body; the XML answer for WeChat."""
+        """Handle a v2 payment notification body; the XML answer for WeChat.
+
+        v3 notifications are signed in their headers and answered by status: pass the
+        whole request to :meth:`handle` (path ``/notify``) instead.
+        """
+        self._v2_only("notify")
         return self._run(self.flow.notify(body))
 
     async def anotify(self, body: bytes) -> bytes:
         """:meth:`notify` for async hosts."""
+        self._v2_only("anotify")
         return await self._arun(self.flow.notify(body))
 
     def refund_notify(self, body: bytes) -> bytes:
-        """Handle a refund notification body; the XML answer for WeChat."""
+        """Handle a v2 refund notification body; the XML answer for WeChat (v3: see
+        :meth:`notify`)."""
+        self._v2_only("refund_notify")
         return self._run(self.flow.refund_notify(body))
 
     async def arefund_notify(self, body: bytes) -> bytes:
         """:meth:`refund_notify` for async hosts."""
+        self._v2_only("arefund_notify")
         return await self._arun(self.flow.refund_notify(body))
+
+    def _v2_only(self, method: str) -> None:
+        if self.config.api_version == "v3":
+            # Answering a v3 message with XML at status 200 would tell WeChat "received".
+            raise SetupError(
+                f"WxPay.{method}(body) takes v2 XML; WXPAY_API_VERSION is v3, whose "
+                "notifications are checked with their headers and answered by HTTP status: "
+                "pass the request to wxpay.handle(Request('POST', '/notify', headers, body)) "
+                "(or ahandle), as the adapters do"
+            )
 
     def order_status(self, out_trade_no: str) -> dict[str, Any]:
         """The order's status (reconciled with WeChat while pending); raises if unknown.

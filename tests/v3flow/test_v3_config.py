@@ -96,3 +96,15 @@ def test_refund_query_by_order_alone_is_refused_in_v3(sim: Simulator) -> None:
         pytest.raises(BadRequestError, match="out_refund_no only"),
     ):
         wxpay.refund_query(out_trade_no="T0001")
+
+
+def test_the_body_only_notify_api_refuses_v3_mode(sim: Simulator) -> None:
+    import asyncio
+
+    with WxPay(v3_config(sim, "http://127.0.0.1:9"), MemoryStore()) as wxpay:
+        for name in ("notify", "refund_notify"):
+            with pytest.raises(SetupError, match=r"wxpay.handle\(Request"):
+                getattr(wxpay, name)(b"{}")
+        for name in ("anotify", "arefund_notify"):
+            with pytest.raises(SetupError, match="answered by HTTP status"):
+                asyncio.run(getattr(wxpay, name)(b"{}"))
