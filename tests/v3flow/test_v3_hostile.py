@@ -226,3 +226,33 @@ def test_a_host_without_its_hooks_answers_500_never_200(sim: Simulator) -> None:
             answer = _post(bare, note, path)
             assert answer.status == 500
             assert _refused(answer)["message"] == "internal error"
+
+
+def test_a_v2_message_of_an_order_placed_before_the_switch_is_accepted_with_the_v2_key(
+    sim: Simulator,
+) -> None:
+    from wxpay_mw import signing, xmlmsg
+
+    store = MemoryStore()
+    config = v3_config(sim, CLOSED, WXPAY_API_KEY=sim.merchant.api_key)
+    with WxPay(config, store) as host:
+        no = _order(host, sim)
+        fields = {
+            "return_code": "SUCCESS",
+            "result_code": "SUCCESS",
+            "appid": sim.merchant.appid,
+            "mch_id": sim.merchant.mch_id,
+            "nonce_str": "n" * 16,
+            "openid": "o" + "x" * 27,
+            "out_trade_no": no,
+            "total_fee": "250",
+            "cash_fee": "250",
+            "transaction_id": "4200000000000000000000000001",
+            "time_end": "20261201100000",
+        }
+        fields["sign"] = signing.sign(fields, sim.merchant.api_key, "MD5")
+        answer = host.handle(Request("POST", "/notify", {}, xmlmsg.to_xml(fields), "198.51.100.1"))
+        assert answer.status == 200
+        assert xmlmsg.from_xml(answer.body)["return_code"] == "SUCCESS"
+        assert xmlmsg.from_xml(host.notify(xmlmsg.to_xml(fields)))["return_code"] == "SUCCESS"
+        assert store.paid_reactions == [no]
