@@ -108,3 +108,23 @@ def test_the_body_only_notify_api_refuses_v3_mode(sim: Simulator) -> None:
         for name in ("anotify", "arefund_notify"):
             with pytest.raises(SetupError, match="answered by HTTP status"):
                 asyncio.run(getattr(wxpay, name)(b"{}"))
+
+
+def test_clients_passed_in_stay_the_callers(sim: Simulator) -> None:
+    import datetime as _dt
+
+    from wxpay_mw.client import WeChatClient
+    from wxpay_mw.errors import WeChatError
+    from wxpay_mw.v3.client import WeChatPayV3Client
+
+    config = v3_config(sim, "http://127.0.0.1:9")
+    assert config.v3 is not None
+    with WeChatPayV3Client(config, config.v3) as v3, WeChatClient(config) as login:
+        client = V3PayClient(config, v3, login)
+        client.close()
+        # Still open: the caller closes them.
+        assert login.code2session(sim.login()).openid
+        with pytest.raises(WeChatError) as raised:
+            # Today's bill does not exist before 10:00 tomorrow; a date object is sent as is.
+            client.download_bill(_dt.date.today() + _dt.timedelta(days=2))
+        assert raised.value.code == "PARAM_ERROR"

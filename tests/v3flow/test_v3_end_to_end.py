@@ -149,3 +149,23 @@ def test_v3_config_from_env_needs_no_v2_key(sim: Simulator) -> None:
     shown = repr(config)
     assert sim.v3_keys.apiv3_key not in shown and "api_version='v3'" in shown
     assert isinstance(config, WxPayConfig)
+
+
+def test_a_notification_under_a_new_platform_certificate_is_verified_after_one_download() -> None:
+    with Simulator(api="v3", v3_mode="certificate", time_factor=0.001) as sim:
+        store = store_for("flask-extension")
+        with hosted(sim, "flask-extension", (store,)) as host:
+            first = str(_paid(host, sim)["out_trade_no"])  # certificates downloaded
+            data = host.prepay(sim, sku="apple")
+            # Rotated after the last answer: the notification is the first message
+            # under the new certificate, so verifying it is what downloads it.
+            rotated = sim.switch_v3(new_certificate=True)
+            assert rotated["signing_serial"] not in host.wxpay.client.v3.keys.serials  # type: ignore[attr-defined]
+            sim.pay({k: v for k, v in data.items() if k not in ("out_trade_no", "status_token")})
+            sim.wait_for_notifications(2)
+            second = str(data["out_trade_no"])
+            entry = next(n for n in sim.notifications() if n["out_trade_no"] == second)
+            assert [a["status"] for a in entry["attempts"]] == [204]
+            held = host.wxpay.client.v3.keys.serials  # type: ignore[attr-defined]
+            assert rotated["signing_serial"] in held
+            assert [store.get(n).status for n in (first, second)] == ["paid", "paid"]  # type: ignore[union-attr]
