@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support import MemoryStore
@@ -256,3 +257,29 @@ def test_a_v2_message_of_an_order_placed_before_the_switch_is_accepted_with_the_
         assert xmlmsg.from_xml(answer.body)["return_code"] == "SUCCESS"
         assert xmlmsg.from_xml(host.notify(xmlmsg.to_xml(fields)))["return_code"] == "SUCCESS"
         assert store.paid_reactions == [no]
+
+
+def test_made_up_serials_cost_one_certificate_download_per_gap() -> None:
+    # Certificate mode: an unknown serial may be a new platform certificate, so verifying
+    # a notification may download /v3/certificates; anyone can send one, so only once.
+    with Simulator(api="v3", v3_mode="certificate", time_factor=0.001) as sim:
+        store = MemoryStore()
+        with WxPay(v3_config(sim, CLOSED), store) as host:
+            no = _order(host, sim)  # the first call downloads the certificates
+            # A harmless fault that counts the requests reaching the endpoint.
+            sim.add_fault("/v3/certificates", "latency", seconds=0.001, count=10)
+
+            def downloads() -> int:
+                faults = requests.get(f"{sim.base_url}/simulator/faults", timeout=10).json()
+                left = [f["count"] for f in faults["faults"] if f["endpoint"] == "/v3/certificates"]
+                return 10 - (left[0] if left else 0)
+
+            assert downloads() == 0
+            tx = transaction(sim, no, 250)
+            for n in range(5):
+                stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                note = signed_notification(sim, tx, key=stranger, serial=f"{n:040X}")
+                assert _post(host, note).status == 401
+            assert downloads() == 1
+            assert [r for r, _ in store.rejections] == ["bad_sign"] * 5
+            assert store.get(no).status == "pending"  # type: ignore[union-attr]
