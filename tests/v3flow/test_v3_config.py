@@ -128,3 +128,16 @@ def test_clients_passed_in_stay_the_callers(sim: Simulator) -> None:
             # Today's bill does not exist before 10:00 tomorrow; a date object is sent as is.
             client.download_bill(_dt.date.today() + _dt.timedelta(days=2))
         assert raised.value.code == "PARAM_ERROR"
+
+
+def test_a_config_without_notify_url_names_it(sim: Simulator) -> None:
+    with pytest.raises(ConfigError) as raised:
+        WxPayConfig(appid=sim.merchant.appid, mch_id=sim.merchant.mch_id, api_key="a" * 32)
+    assert raised.value.setting == "WXPAY_NOTIFY_URL" and "is not set" in str(raised.value)
+
+
+def test_v3_settings_passed_to_from_env_are_used_as_given(sim: Simulator) -> None:
+    settings = sim.v3_settings()
+    env = {k: v for k, v in _env(sim).items() if not k.startswith("WXPAY_APIV3")}
+    config = WxPayConfig.from_env(env, v3=settings)
+    assert config.v3 is settings

@@ -169,3 +169,17 @@ def test_a_notification_under_a_new_platform_certificate_is_verified_after_one_d
             held = host.wxpay.client.v3.keys.serials  # type: ignore[attr-defined]
             assert rotated["signing_serial"] in held
             assert [store.get(n).status for n in (first, second)] == ["paid", "paid"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("code", "action"), [("NOTENOUGH", "top_up"), ("SYSTEMERROR", "retry")])
+def test_v3_refund_refusals_say_what_to_do(sim: Simulator, code: str, action: str) -> None:
+    from wxpay_mw.errors import RefundFailedError
+
+    store = store_for("wsgi-middleware")
+    with hosted(sim, "wsgi-middleware", (store,)) as host:
+        no = str(_paid(host, sim)["out_trade_no"])
+        sim.add_fault("/v3/refund/domestic/refunds", "wechat_error", code=code, count=1)
+        with pytest.raises(RefundFailedError) as raised:
+            host.wxpay.refund(no, 100, out_refund_no="R" + no)
+        assert raised.value.action == action
+        assert host.wxpay.refund_query(out_refund_no="RNOSUCHREFUND01") == []
