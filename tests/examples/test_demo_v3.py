@@ -85,7 +85,14 @@ def test_the_demo_takes_a_v3_payment_and_keeps_its_keys(tmp_path: Path) -> None:
     data = tmp_path / "demo-data"
     with _demo(data) as base:
         no, transaction_id = _buy(base)
-        notes = requests.get(f"{base}/simulator/notifications", timeout=5).json()
+        # The status poll may have found the payment first: wait for the notification.
+        deadline = time.monotonic() + 30
+        while True:
+            notes = requests.get(f"{base}/simulator/notifications", timeout=5).json()
+            if notes["notifications"] and notes["notifications"][0]["acknowledged"]:
+                break
+            assert time.monotonic() < deadline, notes
+            time.sleep(0.1)
     (note,) = notes["notifications"]
     assert note["api"] == "v3" and note["out_trade_no"] == no
     assert [a["status"] for a in note["attempts"] if a["acknowledged"]] == [204]
