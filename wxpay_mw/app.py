@@ -9,8 +9,8 @@ Routes, relative to the adapter's prefix (default ``/wxpay``):
 
 ========================  ======  ================================================
 ``/prepay``               POST    JSON in, wx.requestPayment parameters out
-``/notify``               POST    WeChat's payment notification (XML)
-``/refund-notify``        POST    WeChat's refund notification (XML)
+``/notify``               POST    WeChat's payment notification (v2 XML, v3 JSON)
+``/refund-notify``        POST    WeChat's refund notification (v2 XML, v3 JSON)
 ``/orders/{out_trade_no}`` GET    the order's status (JSON)
 ========================  ======  ================================================
 """
@@ -116,10 +116,13 @@ class WxPay:
         self.max_body_bytes = max_body_bytes
         self.plugins = Plugins()
         self._owns_client = client is None
+        if config.api_version == "v3" and aclient is not None:
+            raise ValueError(
+                "aclient is a v2 client and WXPAY_API_VERSION is v3: leave aclient out "
+                "(the v3 calls run in worker threads on async hosts)"
+            )
         if client is None:
-            from .client import WeChatClient
-
-            client = WeChatClient(config)
+            client = _default_client(config)
         self.client: PayClient = client
         self.aclient = aclient
         self.flow = Flow(config, self.plugins.hook, status_query_interval, status_query_concurrency)
@@ -167,7 +170,7 @@ class WxPay:
         """The token that lets a client see ``out_trade_no``'s status (prepay returns it)."""
         from ._status import status_token
 
-        return status_token(self.config.api_key, out_trade_no)
+        return status_token(self.config.token_key, out_trade_no)
 
     def close(self) -> None:
         """Close the WeChat client if this object created it, and its worker threads."""
@@ -231,20 +234,41 @@ class WxPay:
         return await self._arun(self.flow.prepay(payload, client_ip, request))
 
     def notify(self, body: bytes) -> bytes:
-        """Handle a payment notification body; the XML answer for WeChat."""
+        """Handle a v2 payment notification body; the XML answer for WeChat.
+
+        v3 notifications are signed in their headers and answered by status: pass the
+        whole request to :meth:`handle` (path ``/notify``) instead; a JSON body here is a
+        SetupError.
+        """
+        self._v2_only("notify", body)
         return self._run(self.flow.notify(body))
 
     async def anotify(self, body: bytes) -> bytes:
         """:meth:`notify` for async hosts."""
+        self._v2_only("anotify", body)
         return await self._arun(self.flow.notify(body))
 
     def refund_notify(self, body: bytes) -> bytes:
-        """Handle a refund notification body; the XML answer for WeChat."""
+        """Handle a v2 refund notification body; the XML answer for WeChat (v3: see
+        :meth:`notify`)."""
+        self._v2_only("refund_notify", body)
         return self._run(self.flow.refund_notify(body))
 
     async def arefund_notify(self, body: bytes) -> bytes:
         """:meth:`refund_notify` for async hosts."""
+        self._v2_only("arefund_notify", body)
         return await self._arun(self.flow.refund_notify(body))
+
+    def _v2_only(self, method: str, body: bytes) -> None:
+        if self.config.api_version == "v3" and not body.lstrip().startswith(b"<"):
+            # Answering a v3 message with XML at status 200 would tell WeChat "received".
+            # (A v2 message still comes for orders placed before the switch.)
+            raise SetupError(
+                f"WxPay.{method}(body) takes v2 XML; WXPAY_API_VERSION is v3, whose "
+                "notifications are checked with their headers and answered by HTTP status: "
+                "pass the request to wxpay.handle(Request('POST', '/notify', headers, body)) "
+                "(or ahandle), as the adapters do"
+            )
 
     def order_status(self, out_trade_no: str) -> dict[str, Any]:
         """The order's status (reconciled with WeChat while pending); raises if unknown.
@@ -336,6 +360,9 @@ class WxPay:
         if isinstance(exc, SetupError):
             # The host's wiring is wrong: loud, and never a SUCCESS to WeChat.
             log.error("%s %s failed: %s", request.method, request.path, exc)
+            if request.path in _NOTIFY_PATHS and self.config.api_version == "v3":
+                # WeChat judges v3 answers by status: a 200 would count as received.
+                return Response.json(500, {"code": "FAIL", "message": "internal error"})
             if request.path in _NOTIFY_PATHS:
                 return Response.xml(200, fail("internal error"))
             return _error(500, "internal_error", "the server failed to handle the request")
@@ -362,10 +389,10 @@ class WxPay:
         return _json(200, params)
 
     def _notify(self, request: Request) -> Steps[Response]:
-        return Response.xml(200, (yield from self.flow.notify(request.body)))
+        return (yield from self.flow.notify_answer(request))
 
     def _refund_notify(self, request: Request) -> Steps[Response]:
-        return Response.xml(200, (yield from self.flow.refund_notify(request.body)))
+        return (yield from self.flow.refund_notify_answer(request))
 
     def _order_status(self, request: Request) -> Steps[Response]:
         out_trade_no = request.path.removeprefix("/orders/")
@@ -438,6 +465,17 @@ class WxPay:
     async def adownload_bill(self, bill_date: str | datetime.date, bill_type: str = "ALL") -> Bill:
         """:meth:`download_bill` for async hosts."""
         return await self._arun(self.operations.download_bill(bill_date, bill_type))
+
+
+def _default_client(config: WxPayConfig) -> PayClient:
+    """The client for the configured API version (v3's needs ``cryptography``)."""
+    if config.api_version == "v3":
+        from .v3.payclient import V3PayClient
+
+        return V3PayClient(config)
+    from .client import WeChatClient
+
+    return WeChatClient(config)
 
 
 def _client_type_check(client: WeChatClient) -> PayClient:

@@ -11,14 +11,21 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from ._logsafe import masked_repr
 from .errors import ConfigError
 from .signing import SIGN_TYPES, SignType
 
-__all__ = ["DEFAULT_API_BASE", "DEFAULT_LOGIN_BASE", "WxPayConfig"]
+if TYPE_CHECKING:
+    from .v3.settings import V3Settings
+
+__all__ = ["API_VERSIONS", "DEFAULT_API_BASE", "DEFAULT_LOGIN_BASE", "ApiVersion", "WxPayConfig"]
+
+ApiVersion = Literal["v2", "v3"]
+#: The WeChat Pay API versions a merchant can speak (WXPAY_API_VERSION).
+API_VERSIONS: Final = ("v2", "v3")
 
 DEFAULT_API_BASE: Final = "https://api.mch.weixin.qq.com"
 DEFAULT_LOGIN_BASE: Final = "https://api.weixin.qq.com"
@@ -44,6 +51,7 @@ ENV_NAMES: Final[dict[str, str]] = {
     "WXPAY_REFUND_NOTIFY_URL": "refund_notify_url",
     "WXPAY_CONNECT_TIMEOUT": "connect_timeout",
     "WXPAY_READ_TIMEOUT": "read_timeout",
+    "WXPAY_API_VERSION": "api_version",
 }
 _SETTING = {arg: env for env, arg in ENV_NAMES.items()}
 _SECRETS: Final = frozenset({"api_key", "app_secret"})
@@ -67,6 +75,11 @@ class WxPayConfig:
     ``WXPAY_*`` setting. ``app_secret`` is only needed to turn wx.login codes into openids;
     ``cert_path`` / ``key_path`` only for refunds (mutual TLS).
 
+    ``api_version`` (WXPAY_API_VERSION) is ``v2`` (the default) or ``v3``. In v3 mode
+    ``v3`` holds the :class:`~wxpay_mw.v3.V3Settings` (the APIv3 key, the merchant's
+    private key and serial, WeChat's verification keys) and ``api_key``, the v2 key, is
+    not needed; ``from_env`` reads the ``WXPAY_APIV3_KEY``... settings then.
+
     ``sandbox`` (WXPAY_SANDBOX) is for the simulator only: it speaks WeChat's legacy
     ``/sandboxnew`` protocol, which WeChat took offline in 2022 (its replacement covers
     micropay cases only, not unifiedorder). Against the real WeChat, leave it off.
@@ -74,8 +87,9 @@ class WxPayConfig:
 
     appid: str
     mch_id: str
-    api_key: str = field(repr=False)
-    notify_url: str
+    # Defaults only so that v3 merchants can leave the v2 key out; both are checked below.
+    api_key: str = field(default="", repr=False)
+    notify_url: str = ""
     app_secret: str | None = field(default=None, repr=False)
     sign_type: SignType = "MD5"
     cert_path: str | None = None
@@ -86,6 +100,8 @@ class WxPayConfig:
     refund_notify_url: str | None = None
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
+    api_version: ApiVersion = "v2"
+    v3: V3Settings | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.appid, str) or not _APPID.match(self.appid):
@@ -94,7 +110,13 @@ class WxPayConfig:
             )
         if not isinstance(self.mch_id, str) or not self.mch_id.isdigit():
             raise ConfigError("WXPAY_MCH_ID", "expected the merchant id: digits only")
-        if not isinstance(self.api_key, str) or not _API_KEY.match(self.api_key):
+        if self.api_version not in API_VERSIONS:
+            raise ConfigError("WXPAY_API_VERSION", f"{self.api_version!r} is unknown: use v2 or v3")
+        self._check_v3()
+        v2_key_needed = self.api_version == "v2" or self.api_key != ""
+        if v2_key_needed and (
+            not isinstance(self.api_key, str) or not _API_KEY.match(self.api_key)
+        ):
             # Never echo the value: it is the secret.
             raise ConfigError(
                 "WXPAY_API_KEY",
@@ -109,6 +131,8 @@ class WxPayConfig:
             raise ConfigError(
                 "WXPAY_SIGN_TYPE", f"{self.sign_type!r} is unknown: use MD5 or HMAC-SHA256"
             )
+        if not self.notify_url:
+            raise ConfigError("WXPAY_NOTIFY_URL", "is not set: the URL WeChat notifies")
         _http_url(self.notify_url, "WXPAY_NOTIFY_URL", query_allowed=False)
         if self.refund_notify_url is not None:
             _http_url(self.refund_notify_url, "WXPAY_REFUND_NOTIFY_URL", query_allowed=False)
@@ -128,6 +152,29 @@ class WxPayConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ConfigError(_SETTING[name], "expected a positive number of seconds")
+
+    def _check_v3(self) -> None:
+        if self.api_version == "v2":
+            return
+        if self.v3 is None:
+            raise ConfigError(
+                "WXPAY_APIV3_KEY",
+                "WXPAY_API_VERSION is v3 but no v3 settings were given: set WXPAY_APIV3_KEY, "
+                "WXPAY_PRIVATE_KEY_PATH and WXPAY_CERT_SERIAL (and WeChat's keys), or pass "
+                "v3=V3Settings(...)",
+            )
+        if self.sandbox:
+            raise ConfigError(
+                "WXPAY_SANDBOX", "the /sandboxnew protocol is v2 only: turn it off for v3"
+            )
+
+    @property
+    def token_key(self) -> str:
+        """The merchant secret the order-status tokens are derived from: the APIv3 key in
+        v3 mode (the v2 key may be absent there), else the API key."""
+        if self.api_version == "v3" and self.v3 is not None:
+            return self.v3.apiv3_key
+        return self.api_key
 
     def __repr__(self) -> str:
         return masked_repr(self, _SECRETS)
@@ -149,7 +196,15 @@ class WxPayConfig:
                 continue
             kwargs[arg] = _parse_env(env_name, arg, raw.strip())
         kwargs.update(overrides)
-        for required in ("appid", "mch_id", "api_key", "notify_url"):
+        required_names = ["appid", "mch_id", "notify_url"]
+        if kwargs.get("api_version", "v2") == "v3":
+            if kwargs.get("v3") is None:
+                from .v3.settings import V3Settings  # needs `cryptography`: v3 mode only
+
+                kwargs["v3"] = V3Settings.from_env(env)
+        else:
+            required_names.insert(2, "api_key")
+        for required in required_names:
             if kwargs.get(required) in (None, ""):
                 raise ConfigError(_SETTING[required], "is not set")
         return cls(**kwargs)
@@ -173,6 +228,8 @@ def _parse_env(env_name: str, arg: str, raw: str) -> Any:
             raise ConfigError(env_name, f"{raw!r} is not a number of seconds") from None
     if arg == "sign_type":
         return raw.upper()
+    if arg == "api_version":
+        return raw.lower() or "v2"
     if raw == "" and arg in ("app_secret", "cert_path", "key_path", "refund_notify_url"):
         return None
     return raw

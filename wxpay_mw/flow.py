@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from typing import Any, Final, Protocol
 
 from . import signing, xmlmsg
@@ -50,9 +51,9 @@ from .errors import (
     WxPayError,
     XMLError,
 )
-from .models import PREPAY_TTL_SECONDS, Order, Payment
+from .models import PREPAY_TTL_SECONDS, Order, Payment, Refund
 from .refundcrypto import decrypt_req_info
-from .sansio import Request
+from .sansio import Request, Response
 
 __all__ = [
     "BadRequestError",
@@ -66,6 +67,10 @@ __all__ = [
 log = logging.getLogger("wxpay_mw.flow")
 
 _FALLBACK_IP: Final = "127.0.0.1"
+#: Rejections of a v3 message's signature layer: answered 401, the rest 400.
+_SIGNATURE_REASONS: Final = frozenset({"bad_sign"})
+#: A refusal to answer: the HTTP status a v3 answer gets, and the message.
+Failure = tuple[int, str]
 
 # What the mini program is told, per stable code. WeChat's own text never goes here.
 _MESSAGES: Final[dict[str, str]] = {
@@ -176,11 +181,20 @@ class Flow:
     ) -> None:
         self.config = config
         self.hook = hook
+        #: v3 mode: the client is a V3PayClient, notifications are JSON answered by status.
+        self.v3 = config.api_version == "v3"
         self.gate = QueryGate(status_query_interval, status_query_concurrency)
 
     def _key(self) -> Steps[str]:
         """The key that signs and verifies: the API key, or the sandbox's (asked once)."""
         if not self.config.sandbox:
+            if not self.config.api_key:
+                # v3 mode without the v2 key: nothing can check a v2 message.
+                raise Rejected(
+                    "bad_sign",
+                    detail="a v2 message arrived, but WXPAY_API_KEY is not set (v3 mode): "
+                    "set it while orders placed in v2 may still be notified",
+                )
             return self.config.api_key  # no call to make: no thread hop on async hosts
         key: str = yield WeChatCall("signing_key", {})
         return key
@@ -210,7 +224,9 @@ class Flow:
             # this user's openid would hand them another user's order.
             log.warning("prepay %s: the order belongs to another user", order.out_trade_no)
             raise OrderRejectedError("this order belongs to another user: place a new order")
-        sign_type = self.config.sign_type
+        # v3 orders carry no v2 sign type: a prepay_id placed in the other version is
+        # never reused, since the paySign differs.
+        sign_type = None if self.v3 else self.config.sign_type
         if order.prepay_valid() and order.sign_type == sign_type and order.prepay_id:
             prepay_id = order.prepay_id
             log.info("prepay %s: reusing the stored prepay_id", order.out_trade_no)
@@ -230,15 +246,25 @@ class Flow:
                 sign_type=sign_type,
             )
             yield HookCall("wxpay_order_prepaid", {"order": order, "prepay_id": prepay_id})
-        key = yield from self._key()
-        params = signing.request_payment_params(
-            appid=self.config.appid, key=key, prepay_id=prepay_id, sign_type=sign_type
-        )
+        params = yield from self._pay_params(prepay_id, sign_type)
         return {
             **params,
             "out_trade_no": order.out_trade_no,
-            "status_token": status_token(self.config.api_key, order.out_trade_no),
+            "status_token": status_token(self.config.token_key, order.out_trade_no),
         }
+
+    def _pay_params(
+        self, prepay_id: str, sign_type: signing.SignType | None
+    ) -> Steps[dict[str, str]]:
+        """The wx.requestPayment parameters: v3 signs them with the merchant's RSA key
+        (signType RSA) in the client, v2 with the API key here."""
+        if self.v3 or sign_type is None:
+            params: dict[str, str] = yield WeChatCall("pay_params", {"prepay_id": prepay_id})
+            return params
+        key = yield from self._key()
+        return signing.request_payment_params(
+            appid=self.config.appid, key=key, prepay_id=prepay_id, sign_type=sign_type
+        )
 
     def _openid(self, payload: Mapping[str, Any], request: Request | None) -> Steps[str]:
         if request is not None and request.openid:
@@ -311,17 +337,63 @@ class Flow:
     # -- payment notification -----------------------------------------------------------
 
     def notify(self, body: bytes) -> Steps[bytes]:
-        """Handle WeChat's payment notification; the XML answer (SUCCESS or FAIL).
+        """Handle WeChat's v2 payment notification; the XML answer (SUCCESS or FAIL).
 
         SUCCESS only when the notification was verified and the host's store shows the
         order paid afterwards (or it was a verified failed-payment notice, acknowledged).
         """
-        return self._answer("payment", body, self._notify)
+        failure = yield from self._outcome("payment", self._v2_fields(body), self._notify)
+        return _v2_answer(failure)
 
-    def _answer(
-        self, kind: str, body: bytes, handle: Callable[[dict[str, str]], Steps[bytes]]
-    ) -> Steps[bytes]:
-        """Parse ``body`` and ``handle`` it; every failure becomes a FAIL answer.
+    def notify_answer(self, request: Request) -> Steps[Response]:
+        """Handle a payment notification in either version; the HTTP answer.
+
+        v2 (XML): status 200 and SUCCESS or FAIL. v3 (JSON, signed in the headers):
+        204 when received, else a 4xx/5xx with ``{"code": "FAIL", "message": ...}``,
+        since WeChat judges a v3 answer by its status alone.
+        """
+        if not self._is_v3_message(request.body):
+            return Response.xml(200, (yield from self.notify(request.body)))
+        opened = self._v3_fields(request, "transaction")
+        failure = yield from self._outcome("payment", opened, partial(self._notify, verified=True))
+        return _v3_answer(failure)
+
+    def _is_v3_message(self, body: bytes) -> bool:
+        # In v3 mode, orders placed before the switch are still notified in v2 XML.
+        return self.v3 and not body.lstrip().startswith(b"<")
+
+    def _v2_fields(self, body: bytes) -> Steps[dict[str, str]]:
+        try:
+            return xmlmsg.from_xml(body)
+        except XMLError as exc:
+            raise Rejected("bad_xml", detail=str(exc)) from exc
+        yield from ()  # a step like the v3 one, which asks the client
+
+    def _v3_fields(self, request: Request, original_type: str) -> Steps[dict[str, str]]:
+        """The verified, decrypted v3 message as v2-named fields (``event_type`` too)."""
+        try:
+            fields: dict[str, str] = yield WeChatCall(
+                "open_notification", {"headers": request.headers, "body": request.body}
+            )
+        except SignatureError as exc:
+            # Signature, probe, timestamp, serial or ciphertext: all say "not WeChat's".
+            raise Rejected("bad_sign", detail=str(exc)) from exc
+        if fields.get("original_type") != original_type:
+            raise Rejected(
+                "bad_fields",
+                fields,
+                detail=f"a {fields.get('event_type')!r} notification at the "
+                f"{original_type} endpoint",
+            )
+        return fields
+
+    def _outcome(
+        self,
+        kind: str,
+        opened: Steps[dict[str, str]],
+        handle: Callable[[dict[str, str]], Steps[None]],
+    ) -> Steps[Failure | None]:
+        """Open the message and ``handle`` it; None when it is received, else why not.
 
         A rejection is logged with its detail and reaches ``wxpay_notify_rejected``;
         anything else (a store that is down, a bug in a hook) is logged as an error:
@@ -329,36 +401,38 @@ class Flow:
         """
         fields: dict[str, str] = {}
         try:
-            try:
-                fields = xmlmsg.from_xml(body)
-            except XMLError as exc:
-                raise Rejected("bad_xml", detail=str(exc)) from exc
-            answer: bytes = yield from handle(fields)
-            return answer
+            fields = yield from opened
+            yield from handle(fields)
+            return None
         except Rejected as rejection:
             yield from self._rejected(kind, rejection, rejection.fields or fields)
-            return fail(rejection.reason)
+            status = 401 if rejection.reason in _SIGNATURE_REASONS else 400
+            return status, rejection.reason
         except SetupError as exc:
             log.error("%s notification for %r failed: %s", kind, fields.get("out_trade_no"), exc)
-            return fail("internal error")
+            return 500, "internal error"
         except Exception:
             log.exception("%s notification for %r failed", kind, fields.get("out_trade_no"))
-            return fail("internal error")
+            return 500, "internal error"
 
-    def _notify(self, fields: dict[str, str]) -> Steps[bytes]:
-        if fields.get("return_code") != "SUCCESS":
+    def _notify(self, fields: dict[str, str], verified: bool = False) -> Steps[None]:
+        """The checks of a payment notification; ``verified``: a v3 message, whose
+        signature and encryption the client already checked."""
+        if not verified and fields.get("return_code") != "SUCCESS":
             raise Rejected("return_fail", detail=f"return_code is {fields.get('return_code')!r}")
         out_trade_no = fields.get("out_trade_no", "")
         order = (yield from self._load(out_trade_no)) if OUT_TRADE_NO.match(out_trade_no) else None
-        # The sign is checked before anything depends on whether the order exists, so a
-        # forger cannot probe for order numbers: the sign type comes from the order when
-        # known, else from the message itself.
-        key = yield from self._key()
-        check_sign(fields, key, order.sign_type if order else None, self.config.sign_type)
+        if not verified:
+            # The sign is checked before anything depends on whether the order exists, so
+            # a forger cannot probe for order numbers: the sign type comes from the order
+            # when known, else from the message itself.
+            key = yield from self._key()
+            check_sign(fields, key, order.sign_type if order else None, self.config.sign_type)
         check_merchant(self.config, fields)
         if order is None:
             raise Rejected("unknown_order", detail=f"no stored order {out_trade_no!r}")
-        result = fields.get("result_code")
+        # v3 notifies successful payments only (TRANSACTION.SUCCESS), with a trade_state.
+        result = _v3_result(fields) if verified else fields.get("result_code")
         if result == "FAIL":
             log.info(
                 "payment for %s failed: %s %s",
@@ -367,11 +441,10 @@ class Flow:
                 fields.get("err_code_des", ""),
             )
             yield HookCall("wxpay_payment_failed", {"order": order, "fields": dict(fields)})
-            return SUCCESS
+            return
         if result != "SUCCESS":
             raise Rejected("bad_fields", detail=f"result_code is {result!r}")
         yield from self._record_paid(order, payment(order, fields, "notify"))
-        return SUCCESS
 
     def _record_paid(self, order: Order, paid: Payment) -> Steps[Order]:
         """Hand ``paid`` to the store, then make sure the store shows the order paid."""
@@ -413,13 +486,28 @@ class Flow:
     # -- refund notification ------------------------------------------------------------
 
     def refund_notify(self, body: bytes) -> Steps[bytes]:
-        """Handle WeChat's refund notification; the XML answer (SUCCESS or FAIL).
+        """Handle WeChat's v2 refund notification; the XML answer (SUCCESS or FAIL).
 
         It carries no sign: decrypting ``req_info`` with the merchant key is the proof.
         """
-        return self._answer("refund", body, self._refund_notify)
+        failure = yield from self._outcome("refund", self._v2_fields(body), self._refund_notify)
+        return _v2_answer(failure)
 
-    def _refund_notify(self, fields: dict[str, str]) -> Steps[bytes]:
+    def refund_notify_answer(self, request: Request) -> Steps[Response]:
+        """Handle a refund notification in either version; the HTTP answer (as for
+        :meth:`notify_answer`)."""
+        if not self._is_v3_message(request.body):
+            return Response.xml(200, (yield from self.refund_notify(request.body)))
+        opened = self._v3_fields(request, "refund")
+        return _v3_answer((yield from self._outcome("refund", opened, self._v3_refund_notify)))
+
+    def _v3_refund_notify(self, fields: dict[str, str]) -> Steps[None]:
+        # A v3 refund carries the mchid but no appid; signature and ciphertext were the proof.
+        if fields.get("mch_id") != self.config.mch_id:
+            raise Rejected("wrong_mch_id", detail=f"mch_id is {fields.get('mch_id')!r}, not ours")
+        yield from self._record_refund(refund(fields, fields))
+
+    def _refund_notify(self, fields: dict[str, str]) -> Steps[None]:
         if fields.get("return_code") != "SUCCESS":
             raise Rejected("return_fail", detail=f"return_code is {fields.get('return_code')!r}")
         check_merchant(self.config, fields)
@@ -428,7 +516,9 @@ class Flow:
             info = decrypt_req_info(fields.get("req_info", ""), key)
         except SignatureError as exc:
             raise Rejected("bad_sign", detail=str(exc)) from exc
-        notified = refund(info, fields)
+        yield from self._record_refund(refund(info, fields))
+
+    def _record_refund(self, notified: Refund) -> Steps[None]:
         if not self.hook.wxpay_refund_notified.get_hookimpls():
             raise SetupError(
                 f"a refund notification for {notified.out_trade_no} arrived, but no plugin "
@@ -436,7 +526,6 @@ class Flow:
                 "a day) until one records it"
             )
         yield HookCall("wxpay_refund_notified", {"refund": notified})
-        return SUCCESS
 
     # -- order status and reconciliation ------------------------------------------------
 
@@ -459,7 +548,7 @@ class Flow:
             )
             if allowed is None:
                 token = request.headers.get(TOKEN_HEADER, "")
-                allowed = token_matches(self.config.api_key, out_trade_no, token)
+                allowed = token_matches(self.config.token_key, out_trade_no, token)
             if allowed is not True:
                 raise unknown
         order = yield from self._load(out_trade_no)
@@ -536,6 +625,25 @@ class Flow:
         summary = ReconcileSummary(checked=checked, **counts)
         log.info("reconciled: %s", summary.as_dict())
         return summary
+
+
+def _v2_answer(failure: Failure | None) -> bytes:
+    return SUCCESS if failure is None else fail(failure[1])
+
+
+def _v3_answer(failure: Failure | None) -> Response:
+    """Received: 204, no body. Refused: a 4xx/5xx with WeChat's JSON, so it is resent."""
+    if failure is None:
+        return Response(204, [], b"")
+    status, message = failure
+    return Response.json(status, {"code": "FAIL", "message": message})
+
+
+def _v3_result(fields: Mapping[str, str]) -> str:
+    if fields.get("event_type") != "TRANSACTION.SUCCESS":
+        return f"event_type {fields.get('event_type')!r}"
+    state = fields.get("trade_state", "")
+    return "SUCCESS" if state == "SUCCESS" else f"trade_state {state!r}"
 
 
 def _check_type(hook: str, value: object) -> Order:

@@ -51,6 +51,9 @@ _REFUND_ACTIONS: Final[dict[str, str]] = {
     "INVALID_REQ_TOO_MUCH": "retry_later",
     "NOTENOUGH": "top_up",
     "USER_ACCOUNT_ABNORMAL": "refund_offline",
+    # API v3's codes of the same meaning.
+    "SYSTEM_ERROR": "retry",
+    "NOT_ENOUGH": "top_up",
 }
 _FINAL: Final = ("SUCCESS", "REFUNDCLOSE", "FAILED")
 
@@ -231,7 +234,7 @@ class Operations:
                 "refund_query", {"out_trade_no": out_trade_no, "out_refund_no": out_refund_no}
             )
         except WeChatError as exc:
-            if exc.code == "REFUNDNOTEXIST":
+            if exc.code in ("REFUNDNOTEXIST", "RESOURCE_NOT_EXISTS"):  # v2, v3
                 return []
             raise
         refunds = _refunds_of(fields)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -39,6 +40,10 @@ __all__ = ["WeChatPayV3Client"]
 
 _LOG = logging.getLogger("wxpay_mw.v3.client")
 
+#: Seconds between the certificate downloads that notifications may trigger: anyone can
+#: send one naming a made-up serial, and must not make us call WeChat for each.
+NOTIFICATION_REFRESH_GAP = 60.0
+
 
 class WeChatPayV3Client:
     """WeChat Pay API v3 for one merchant: ``config`` (appid, mch_id, notify URLs, API
@@ -46,7 +51,8 @@ class WeChatPayV3Client:
 
     Thread-safe (the session only sends; certificate refreshes are locked): create one per
     process, :meth:`close` it when done. ``clock`` (Unix seconds) checks answers'
-    timestamps; ``certificate_refresh_interval``: see ``_refresh.py``.
+    timestamps; ``certificate_refresh_interval``: see ``_refresh.py``;
+    ``notification_refresh_gap``: see :meth:`parse_notification`.
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class WeChatPayV3Client:
         connect_retries: int = 2,
         clock: Callable[[], float] = time.time,
         certificate_refresh_interval: float = 12 * 3600,
+        notification_refresh_gap: float = NOTIFICATION_REFRESH_GAP,
     ) -> None:
         self.config = config
         self.settings = settings
@@ -67,6 +74,9 @@ class WeChatPayV3Client:
         self._refresher = CertificateRefresher(
             self.keys, self.refresh_certificates, interval=certificate_refresh_interval
         )
+        self._notification_gap = notification_refresh_gap
+        self._notification_refreshed: float | None = None
+        self._notification_lock = threading.Lock()
         install_redaction()
         self._session = pooled_session(pool_maxsize, connect_retries)
 
@@ -227,7 +237,32 @@ class WeChatPayV3Client:
         return certs
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
-        """Verify and decrypt a notification with this merchant's keys (see notify.py)."""
+        """Verify and decrypt a notification with this merchant's keys (see notify.py).
+
+        A serial no key is held for may be a new platform certificate (certificate
+        mode): the certificates are downloaded before the message is refused, at most
+        once every ``notification_refresh_gap`` seconds (WeChat resends a refused
+        notification later; a flood of made-up serials costs one download a minute).
+        """
+        try:
+            return self._parse_notification(headers, body)
+        except UnknownSerialError as exc:
+            if not self._notification_may_refresh():
+                raise
+            if not self._refresher.for_unknown_serial(exc.serial):
+                raise
+            return self._parse_notification(headers, body)
+
+    def _notification_may_refresh(self) -> bool:
+        with self._notification_lock:
+            now = time.monotonic()
+            last = self._notification_refreshed
+            if last is not None and now - last < self._notification_gap:
+                return False
+            self._notification_refreshed = now
+            return True
+
+    def _parse_notification(self, headers: Mapping[str, str], body: bytes) -> Notification:
         return parse_notification(
             headers,
             body,
