@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.docs.snippets import close_shop, python_blocks, run_blocks, section
+from tests.docs.snippets import ROOT, close_shop, python_blocks, run_blocks, section
 from wxpay_mw import WxPay, xmlmsg
 from wxpay_mw.simulator import Simulator
 
@@ -54,3 +57,23 @@ def test_the_readme_adapters_serve_the_endpoints(readme: dict[str, Any]) -> None
         {"PATH_INFO": "/", "REQUEST_METHOD": "GET"}, lambda *a: seen.append(a[0])
     )
     assert b"".join(body) == b"my shop" and seen == ["200 OK"]
+
+
+@pytest.mark.slow
+def test_the_readme_host_test_runs_as_written(tmp_path: Path) -> None:
+    (block,) = python_blocks(
+        section("README.md", "## The simulator in your own tests", "As a server")
+    )
+    test_file = tmp_path / "test_readme_checkout.py"
+    test_file.write_text(block, "utf-8")
+    # Our pyproject (warnings as errors); the fixtures come from the installed plugin,
+    # as in any host's own run.
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "-q", str(test_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
