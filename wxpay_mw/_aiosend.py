@@ -9,12 +9,16 @@ sent), and turning aiohttp's exceptions into WeChatUnavailableError with the rig
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import ssl
+from typing import NamedTuple
 
 import aiohttp
 import certifi
+from aiohttp.helpers import basicauth_from_netrc, get_env_proxy_for_url, netrc_from_env
+from yarl import URL
 
 from ._calls import HttpRequest
 from ._transport import unavailable
@@ -46,6 +50,31 @@ def _translate(exc: Exception, endpoint: str, config: WxPayConfig) -> WeChatUnav
     )
 
 
+class _FromEnv(NamedTuple):
+    """What aiohttp's ``trust_env`` finds for one origin: its proxy and .netrc login."""
+
+    proxy: URL | None
+    #: Proxy-Authorization, from the proxy URL or the .netrc entry for the proxy's host.
+    proxy_authorization: str | None
+    #: The Authorization header for the .netrc login, if there is one for the host.
+    authorization: str | None
+
+
+def _from_env(url: URL) -> _FromEnv:
+    """HTTP(S)_PROXY / NO_PROXY and the .netrc entries for ``url``, as aiohttp reads them
+    per request with ``trust_env`` (reads files: run in a thread)."""
+    proxy, proxy_authorization = None, None
+    with contextlib.suppress(LookupError):  # no proxy for the URL's scheme, or NO_PROXY
+        proxy, proxy_auth = get_env_proxy_for_url(url)
+        if proxy_auth is not None:
+            proxy_authorization = proxy_auth.encode()
+    authorization = None
+    if url.host is not None:
+        with contextlib.suppress(LookupError):  # no .netrc, or no entry for the host
+            authorization = basicauth_from_netrc(netrc_from_env(), url.host).encode()
+    return _FromEnv(proxy, proxy_authorization, authorization)
+
+
 def _trusted() -> ssl.SSLContext:
     """The CAs a server certificate must chain to: SSL_CERT_FILE / SSL_CERT_DIR when set
     (as OpenSSL reads them), else certifi's, as requests uses."""
@@ -73,6 +102,7 @@ class AioSender:
         self._trusted = _trusted()
         self._with_cert: ssl.SSLContext | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._env: dict[URL, _FromEnv] = {}
 
     async def close(self) -> None:
         if self._session is not None:
@@ -91,28 +121,54 @@ class AioSender:
 
     def _pool(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # trust_env: proxies from HTTP(S)_PROXY, as requests does.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 timeout=self._timeout,
                 headers={"User-Agent": "wxpay-mw"},
-                trust_env=True,
             )
         return self._session
+
+    async def _env_for(self, url: URL) -> _FromEnv:
+        """Proxies from HTTP(S)_PROXY, as requests does: read once per origin.
+
+        aiohttp's ``trust_env`` reads them (and ~/.netrc) on every request, in two
+        worker-thread hops per WeChat call: four per prepay, and most of the app's own
+        time in a storm of concurrent prepays. The environment is not expected to change
+        while the process runs.
+        """
+        origin = url.origin()
+        found = self._env.get(origin)
+        if found is None:
+            found = self._env[origin] = await asyncio.to_thread(_from_env, url)
+        return found
 
     async def _exchange(self, request: HttpRequest, tls: ssl.SSLContext) -> tuple[int, bytes]:
         """One request and its whole answer; a failed connect is tried again."""
         attempt = 0
+        url = URL(request.url)
+        env = await self._env_for(url)
+        headers, proxy_headers = dict(request.headers), None
+        if env.authorization is not None:
+            headers["Authorization"] = env.authorization
+        if env.proxy_authorization is not None:
+            # Where aiohttp puts a proxy_auth (deprecated as an argument): on the CONNECT
+            # for HTTPS, on the request itself through a plain HTTP proxy.
+            if url.scheme == "https":
+                proxy_headers = {"Proxy-Authorization": env.proxy_authorization}
+            else:
+                headers["Proxy-Authorization"] = env.proxy_authorization
         while True:
             try:
                 async with self._pool().request(
                     request.method,
-                    request.url,
+                    url,
                     params=request.query,
                     data=request.body or None,
-                    headers=request.headers,
+                    headers=headers,
                     ssl=tls,
                     allow_redirects=False,
+                    proxy=env.proxy,
+                    proxy_headers=proxy_headers,
                 ) as response:
                     return response.status, await response.read()
             except _CONNECT_FAILED as exc:

@@ -116,6 +116,16 @@ async def _call_hook(caller: Any, kwargs: dict[str, Any], offload: Offload) -> A
     """Call every implementation of one hook the way pluggy would, awaiting async ones."""
     impls = caller.get_hookimpls()
     firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
+    if len(impls) == 1 and is_async_impl(impls[0]):
+        # The usual async host, one async implementation per hook: the loop below, for
+        # one, without its list and generator (this runs three times per notification).
+        impl = impls[0]
+        result = impl.function(*[kwargs[name] for name in impl.argnames])
+        if inspect.isawaitable(result):
+            result = await result
+        if firstresult:
+            return result
+        return [] if result is None else [result]
     if not impls:
         return None if firstresult else []
     if not any(is_async_impl(i) for i in impls):

@@ -54,10 +54,14 @@ def string_to_sign(params: Mapping[str, Value]) -> str:
     empty: WeChat signs ``k=0``.
     """
     # Python sorts str by code point; for the ASCII names WeChat uses that is byte order.
+    # A list, not a generator, and no call for a plain str (every field of a parsed
+    # message): this runs on every notification, and that halves its cost.
     return "&".join(
-        f"{k}={_text(v)}"
-        for k, v in sorted(params.items())
-        if k != "sign" and v is not None and v != ""
+        [
+            f"{k}={v if v.__class__ is str else _text(v)}"
+            for k, v in sorted(params.items())
+            if k != "sign" and v is not None and v != ""
+        ]
     )
 
 
