@@ -136,5 +136,7 @@ def test_shop_configured_from_the_environment(
     with run_shop(module, tmp_path, port, env) as (shop, log):
         pay_for_tea(shop, wxpay_simulator.base_url, tmp_path)
         assert "embedded" not in Path(log).read_text()
-    # WeChat (the fixture's simulator) got its notification acknowledged.
-    assert wxpay_simulator.wait_for_notifications(1)
+        # WeChat (the fixture's simulator) got its notification acknowledged. Waited for
+        # while the shop still runs: the status poll may have seen the payment through
+        # orderquery before the notification arrived.
+        assert wxpay_simulator.wait_for_notifications(1, timeout=30)
