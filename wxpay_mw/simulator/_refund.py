@@ -135,29 +135,37 @@ def platform_refund(
     goes to the merchant's refund notify URL. ValueError if the order cannot be refunded.
     """
     with ctx.state.lock:
-        order = ctx.state.orders.get((sandbox, out_trade_no))
-        if order is None or not order.paid:
-            raise ValueError(f"out_trade_no: no paid order {out_trade_no!r}")
-        left = order.total_fee - order.refunded_fee
-        fee = left if refund_fee is None else refund_fee
-        if isinstance(fee, bool) or not isinstance(fee, int) or not 0 < fee <= left:
-            raise ValueError(f"refund_fee: expected 1 to {left} fen")
-        refund_id = new_refund_id(ctx.state.now())
-        made = Refund(
-            # The platform numbers the refund itself; the host has never seen it.
-            out_refund_no=refund_id,
-            refund_id=refund_id,
-            out_trade_no=out_trade_no,
-            sandbox=sandbox,
-            refund_fee=fee,
-            total_fee=order.total_fee,
-            notify_url=ctx.merchant.refund_notify_url,
-            request={},
-            source="VENDOR_PLATFORM",
-        )
+        order, made = new_platform_refund(ctx, out_trade_no, refund_fee, sandbox)
         key = ctx.merchant.sandbox_key if sandbox else ctx.merchant.api_key
         _start(ctx, order, made, key)
         return made
+
+
+def new_platform_refund(
+    ctx: Context, out_trade_no: str, refund_fee: int | None, sandbox: bool
+) -> tuple[Order, Refund]:
+    """The paid order and a new merchant-platform refund of it (v2 or v3); under the
+    state's lock. ValueError if the order cannot be refunded that much."""
+    order = ctx.state.orders.get((sandbox, out_trade_no))
+    if order is None or not order.paid:
+        raise ValueError(f"out_trade_no: no paid order {out_trade_no!r}")
+    left = order.total_fee - order.refunded_fee
+    fee = left if refund_fee is None else refund_fee
+    if isinstance(fee, bool) or not isinstance(fee, int) or not 0 < fee <= left:
+        raise ValueError(f"refund_fee: expected 1 to {left} fen")
+    refund_id = new_refund_id(ctx.state.now())
+    return order, Refund(
+        # The platform numbers the refund itself; the host has never seen it.
+        out_refund_no=refund_id,
+        refund_id=refund_id,
+        out_trade_no=out_trade_no,
+        sandbox=sandbox,
+        refund_fee=fee,
+        total_fee=order.total_fee,
+        notify_url=ctx.merchant.refund_notify_url,
+        request={},
+        source="VENDOR_PLATFORM",
+    )
 
 
 def _settle(ctx: Context, made: Refund, key: str) -> None:

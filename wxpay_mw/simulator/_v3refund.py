@@ -13,7 +13,7 @@ import re
 from typing import Any, Final
 
 from ._context import Context
-from ._refund import REFUND_SETTLE_SECONDS
+from ._refund import REFUND_SETTLE_SECONDS, new_platform_refund
 from ._state import Order, Refund, beijing, new_refund_id
 from ._v3notify import notify_refund
 from ._v3pay import rfc3339
@@ -189,25 +189,6 @@ def platform_refund(
     """A refund of a v3 order made by hand in the merchant platform: as v2's
     (``_refund.platform_refund``), notified as v3 to the merchant's refund notify URL."""
     with ctx.state.lock:
-        order = ctx.state.orders.get((False, out_trade_no))
-        if order is None or not order.paid:
-            raise ValueError(f"out_trade_no: no paid order {out_trade_no!r}")
-        left = order.total_fee - order.refunded_fee
-        fee = left if refund_fee is None else refund_fee
-        if isinstance(fee, bool) or not isinstance(fee, int) or not 0 < fee <= left:
-            raise ValueError(f"refund_fee: expected 1 to {left} fen")
-        refund_id = new_refund_id(ctx.state.now())
-        made = Refund(
-            # The platform numbers the refund itself; the host has never seen it.
-            out_refund_no=refund_id,
-            refund_id=refund_id,
-            out_trade_no=out_trade_no,
-            sandbox=False,
-            refund_fee=fee,
-            total_fee=order.total_fee,
-            notify_url=ctx.merchant.refund_notify_url,
-            request={},
-            source="VENDOR_PLATFORM",
-        )
+        order, made = new_platform_refund(ctx, out_trade_no, refund_fee, sandbox=False)
         start(ctx, v3, order, made)
         return made
